@@ -1,0 +1,5 @@
+"""``python -m deepkata`` runs the command-line interface."""
+
+from deepkata.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""The ``deepkata`` command: a thin layer over the registry and the runner.
+
+Exit status: 0 done; 1 a run failed (or, with ``--strict``, missed an expectation); 2 bad
+input, reported on one line without a traceback; 130 interrupted (the run can be resumed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deepkata import __version__
+from deepkata.core import config as config_mod
+from deepkata.core import records, report, runner
+from deepkata.core.errors import UserError
+from deepkata.core.registry import all_katas, get_kata
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Runnable, verified, reproducible katas of the JDLA E-qualification deep-learning curriculum.",
+)
+class _Consoles:
+    """stdout and stderr consoles, made when first used so that COLUMNS and redirection apply."""
+
+    @property
+    def out(self) -> Console:
+        return Console(highlight=False, markup=False, soft_wrap=True)
+
+    @property
+    def err(self) -> Console:
+        return Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+_consoles = _Consoles()
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; print only the run folder.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Folder that holds the runs.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random generator.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        _consoles.out.print(f"deepkata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    pass
+
+
+@app.command("list")
+def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """List the katas: name, topic, curriculum section and what each does."""
+    katas = all_katas()
+    if as_json:
+        rows = [
+            {"name": k.name, "topic": k.topic, "section": k.section, "description": k.description, "presets": list(k.presets)}
+            for k in katas
+        ]
+        _consoles.out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("kata", "topic", "curriculum section", "description", "presets")
+    for k in katas:
+        table.add_row(k.name, k.topic, k.section, k.description, ", ".join(k.presets))
+    _consoles.out.print(table)
+
+
+@app.command()
+def info(kata: Annotated[str, typer.Argument(help="Kata name (see `deepkata list`).")]) -> None:
+    """Show a kata's config fields, presets and expectations."""
+    k = get_kata(kata)
+    _consoles.out.print(f"{k.name} — {k.description}\ncurriculum: {k.section}\ndata: {k.data}\n")
+    table = Table("field", "type", "default", "bounds", "meaning", title="config (--set field=value)")
+    for spec in config_mod.fields(k.config):
+        table.add_row(spec.name, spec.type_name, report.fmt(spec.default), spec.describe_bounds(), spec.help)
+    _consoles.out.print(table)
+    presets = Table("preset", "overrides", title="presets (--preset NAME)")
+    for name, overrides in k.presets.items():
+        presets.add_row(name, ", ".join(f"{f}={report.fmt(v)}" for f, v in overrides.items()) or "(the defaults)")
+    _consoles.out.print(presets)
+    exp = Table("expectation", "criterion", "presets", title="expectations")
+    for e in k.expectations:
+        exp.add_row(e.description, e.criterion(), ", ".join(e.presets or k.presets))
+    _consoles.out.print(exp)
+
+
+def _finish(result: runner.RunResult, quiet: bool, strict: bool) -> None:
+    if quiet:
+        _consoles.out.print(str(result.dir))
+    else:
+        _consoles.out.print(f"run folder: {result.dir}")
+        _consoles.out.print("\n".join(report.summary_lines(result.result)))
+        _consoles.out.print(f"report: {result.dir / 'report.md'}")
+    if result.status != "completed":
+        _consoles.err.print(f"deepkata: run failed: {result.error} (traceback in {result.dir / 'error.txt'})")
+        raise typer.Exit(1)
+    if strict and any(not e["met"] for e in result.result["expectations"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    kata: Annotated[str, typer.Argument(help="Kata name (see `deepkata list`).")],
+    preset: Annotated[str, typer.Option("--preset", "-p", help="smoke, default, full or a kata's own preset.")] = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field: key=value (repeatable).")] = None,
+    seed: Seed = 0,
+    out_dir: Out = Path("runs"),
+    quiet: Quiet = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = runner.DEFAULT_CHECKPOINT_INTERVAL,
+) -> None:
+    """Run a kata and leave its record in OUT/KATA/<UTC time>-s<SEED>/."""
+    k = get_kata(kata)
+    cfg, overrides = runner.prepare(k, preset, set_ or [])
+    result = _interruptible(
+        lambda: runner.execute(
+            k, cfg, preset=preset, seed=seed, root=out_dir, overrides=overrides, quiet=quiet,
+            checkpoint_interval=checkpoint_every,
+        )  # fmt: skip
+    )
+    _finish(result, quiet, strict)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="The folder of an interrupted run.")],
+    quiet: Quiet = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
+) -> None:
+    """Continue an interrupted run from its last checkpoint, in its own folder."""
+    result = _interruptible(lambda: runner.resume(run_dir, quiet=quiet))
+    _finish(result, quiet, strict)
+
+
+def _interruptible(call: Callable[[], runner.RunResult]) -> runner.RunResult:
+    try:
+        return call()
+    except runner.Interrupted as e:
+        _consoles.err.print(f"deepkata: interrupted; continue with: deepkata resume {e.run_dir}")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print result.json as it is.")] = False,
+) -> None:
+    """Print the summary of a finished run."""
+    if not (run_dir / records.CONFIG).is_file():
+        raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")
+    if not (run_dir / records.RESULT).is_file():
+        _consoles.err.print(f"deepkata: {run_dir}: the run did not finish (no {records.RESULT}); continue it with: deepkata resume {run_dir}")
+        raise typer.Exit(1)
+    result = records.read_json(run_dir / records.RESULT)
+    if as_json:
+        _consoles.out.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    _consoles.out.print("\n".join(report.summary_lines(result, metrics_limit=1000)))
+    _consoles.out.print(f"report: {run_dir / 'report.md'}")
+
+
+@app.command()
+def tour(out_dir: Out = Path("runs"), seed: Seed = 0, quiet: Quiet = False) -> None:
+    """Run every kata's smoke preset and write one summary page, OUT/tour/index.md and index.html."""
+    root = out_dir / "tour"
+    entries = []
+    for k in all_katas():
+        if not quiet:
+            _consoles.out.print(f"tour: {k.name} (smoke) ...")
+        try:
+            result = _interruptible(
+                lambda k=k: runner.execute(k, k.preset_config("smoke"), preset="smoke", seed=seed, root=root, quiet=quiet)
+            )
+        except UserError as e:
+            entries.append({"kata": k.name, "status": "error", "error": str(e)})
+            continue
+        entries.append(
+            {
+                "kata": k.name,
+                "dir": result.dir.relative_to(root).as_posix(),
+                "status": result.status,
+                "error": result.error,
+                "expectations_met": result.result["expectations_met"],
+                "expectations": result.result["expectations"],
+                "wall_time_s": result.result["wall_time_s"],
+            }
+        )
+    for suffix in ("md", "html"):
+        linked = [{**e, "link": f"{e['dir']}/report.{suffix}"} if "dir" in e else e for e in entries]
+        markdown = report.tour_index(linked)
+        text = markdown if suffix == "md" else report.to_html(markdown, title="deepkata tour")
+        records.write_text(root / f"index.{suffix}", text)
+    failed = [e["kata"] for e in entries if e["status"] != "completed"]
+    _consoles.out.print(f"tour: {len(entries) - len(failed)}/{len(entries)} katas completed; summary: {root / 'index.md'}")
+    if failed:
+        _consoles.err.print(f"deepkata: tour: failed: {', '.join(failed)}")
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``deepkata`` script: typer reports its own usage errors (exit 2)."""
+    try:
+        app(args=argv, prog_name="deepkata")
+    except UserError as e:
+        _consoles.err.print(f"deepkata: error: {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deepkata.core import config as C
+from deepkata.core.errors import ConfigError, UserError
+
+
+@dataclass(frozen=True)
+class Cfg(C.KataConfig):
+    hidden: int = C.param(16, "hidden units", gt=0)
+    lr: float = C.param(0.1, "learning rate", gt=0, le=10)
+    act: Literal["sigmoid", "tanh", "relu"] = C.param("sigmoid", "activation")
+    verbose: bool = C.param(False, "talk more")
+    name: str = C.param("x", "a name")
+    clip: float | None = C.param(None, "clip norm", gt=0)
+    lengths: tuple[int, ...] = C.param((10, 50), "sequence lengths", gt=0)
+
+    def validate(self) -> None:
+        if self.verbose and self.name == "quiet":
+            raise ConfigError("verbose, name: a quiet run cannot be verbose")
+
+
+SPECS = {s.name: s for s in C.fields(Cfg)}
+
+
+def parse(name: str, text: str):
+    return C.parse_value(SPECS[name], text)
+
+
+def test_fields_carry_type_help_and_bounds():
+    assert list(SPECS) == ["hidden", "lr", "act", "verbose", "name", "clip", "lengths"]
+    assert SPECS["hidden"].help == "hidden units"
+    assert SPECS["lr"].describe_bounds() == "> 0, <= 10"
+    assert SPECS["act"].choices == ("sigmoid", "tanh", "relu")
+    assert SPECS["act"].type_name == "sigmoid|tanh|relu"
+    assert SPECS["clip"].type_name == "float or none"
+    assert SPECS["lengths"].type_name == "int,..."
+
+
+@pytest.mark.parametrize(
+    "name, text, value",
+    [
+        ("hidden", "32", 32),
+        ("hidden", "1e4", 10_000),
+        ("lr", "0.25", 0.25),
+        ("lr", "1", 1.0),
+        ("act", "tanh", "tanh"),
+        ("verbose", "yes", True),
+        ("verbose", "0", False),
+        ("name", " spaced ", "spaced"),
+        ("clip", "none", None),
+        ("clip", "2.5", 2.5),
+        ("lengths", "10,100, 200", (10, 100, 200)),
+    ],
+)
+def test_parse_value(name, text, value):
+    assert parse(name, text) == value
+    assert type(parse(name, text)) is type(value)
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("hidden", "abc", "hidden expects int, got 'abc' (hidden units)"),
+        ("hidden", "1.5", "hidden expects int, got '1.5'"),
+        ("hidden", "0", "hidden must be > 0, got 0"),
+        ("lr", "-0.1", "lr must be > 0, <= 10, got -0.1"),
+        ("lr", "nan", "lr must be a finite number"),
+        ("lr", "inf", "lr must be a finite number"),
+        ("verbose", "maybe", "verbose expects bool"),
+        ("act", "sigmod", "unknown value for act 'sigmod' (valid: relu, sigmoid, tanh); did you mean 'sigmoid'?"),
+        ("clip", "0", "clip must be > 0"),
+        ("lengths", "10,x", "lengths expects int"),
+        ("lengths", "10,-1", "lengths must be > 0"),
+        ("lengths", ",", "lengths must not be empty"),
+    ],
+)
+def test_parse_value_errors_name_the_field(name, text, message):
+    with pytest.raises(UserError) as e:
+        parse(name, text)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@given(st.integers(min_value=1, max_value=10**12))
+def test_int_roundtrip(n):
+    assert parse("hidden", str(n)) == n
+
+
+@given(st.floats(min_value=1e-300, max_value=10, allow_nan=False))
+def test_float_roundtrip(x):
+    assert parse("lr", repr(x)) == x
+
+
+def test_construction_checks_types_bounds_and_cross_field_rules():
+    assert Cfg().hidden == 16
+    with pytest.raises(ConfigError, match="hidden must be > 0"):
+        Cfg(hidden=0)
+    with pytest.raises(ConfigError, match="hidden expects int"):
+        Cfg(hidden=2.0)
+    with pytest.raises(ConfigError, match="hidden expects int"):
+        Cfg(hidden=True)
+    with pytest.raises(UserError, match="unknown value for act"):
+        Cfg(act="gelu")
+    with pytest.raises(ConfigError, match="a quiet run cannot be verbose"):
+        Cfg(verbose=True, name="quiet")
+    with pytest.raises(ConfigError, match="must be a tuple"):
+        Cfg(lengths=[1, 2])
+
+
+def test_parse_assignments_and_build():
+    values = C.parse_assignments(Cfg, ["hidden=32", "act = relu", "lengths=5"])
+    assert values == {"hidden": 32, "act": "relu", "lengths": (5,)}
+    cfg = C.build(Cfg, {"hidden": 8, "lr": 0.5}, values)
+    assert (cfg.hidden, cfg.lr, cfg.act) == (32, 0.5, "relu")
+    assert C.changed(cfg, Cfg()) == {"hidden": 32, "lr": 0.5, "act": "relu", "lengths": (5,)}
+
+
+def test_unknown_key_suggests_the_closest():
+    with pytest.raises(UserError) as e:
+        C.parse_assignments(Cfg, ["hiden=3"])
+    assert "unknown config key 'hiden'" in str(e.value)
+    assert "did you mean 'hidden'?" in str(e.value)
+    with pytest.raises(UserError, match="--set expects key=value, got 'hidden'"):
+        C.parse_assignments(Cfg, ["hidden"])
+    with pytest.raises(UserError, match="unknown config key 'nope'"):
+        C.build(Cfg, {"nope": 1})
+
+
+def test_dict_roundtrip():
+    cfg = Cfg(hidden=3, clip=1.5, lengths=(1, 2, 3))
+    data = C.to_dict(cfg)
+    assert data["lengths"] == [1, 2, 3]
+    assert C.from_dict(Cfg, data) == cfg
+
+
+def test_fields_need_param_with_help():
+    @dataclass(frozen=True)
+    class NoHelp(C.KataConfig):
+        x: int = 3
+
+    with pytest.raises(TypeError, match="no help text"):
+        C.fields(NoHelp)
+    with pytest.raises(ValueError, match="one-line help"):
+        C.param(1, "two\nlines")

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deepkata.core import records, runner
+from deepkata.core.errors import UserError
+
+
+def run_toy(kata, tmp_path, preset="smoke", sets=(), seed=0, **kwargs):
+    cfg, overrides = runner.prepare(kata, preset, list(sets))
+    return runner.execute(kata, cfg, preset=preset, seed=seed, root=tmp_path, overrides=overrides, quiet=True, **kwargs)
+
+
+def test_a_run_leaves_a_complete_record(toy_kata, tmp_path):
+    res = run_toy(toy_kata, tmp_path)
+    files = {p.name for p in res.dir.iterdir()}
+    assert {"config.json", "env.json", "metrics.jsonl", "result.json", "report.md", "report.html"} <= files
+    assert "checkpoint.pt" not in files  # removed once the run is complete
+    assert res.dir.parent == tmp_path / "toy" and res.dir.name.endswith("-s0")
+
+    config = json.loads((res.dir / "config.json").read_text())
+    assert config == {"kata": "toy", "preset": "smoke", "seed": 0, "overrides": {}, "config": {"steps": 5, "rate": 0.5, "mode": "ok"}}
+    result = json.loads((res.dir / "result.json").read_text())
+    assert result["status"] == "completed"
+    assert result["metrics"]["train/total"] == 2.5
+    assert result["metrics"]["eval/nan"] is None
+    assert [e["met"] for e in result["expectations"]] == [False, True, False]
+    assert result["expectations_met"] == "1/3"
+    assert result["wall_time_s"] > 0
+    metrics = records.read_metrics(res.dir / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5]
+    assert metrics[-1]["train/total"] == 2.5
+
+    report = (res.dir / "report.md").read_text()
+    assert "Toy summary." in report
+    assert "## Expectations (1/3 met)" in report
+    assert "❌ not met | total reaches 10 | train/total >= 10 | 2.5" in report
+    assert "<table>" in (res.dir / "report.html").read_text()
+
+
+def test_overrides_are_recorded_and_reported(toy_kata, tmp_path):
+    res = run_toy(toy_kata, tmp_path, preset="default", sets=["steps=3", "rate=4"])
+    assert res.result["overrides"] == {"steps": 3, "rate": 4.0}
+    assert res.result["metrics"]["train/total"] == 12.0
+    assert "Config differs from preset `default` in:** steps=3, rate=4" in (res.dir / "report.md").read_text()
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(toy_kata, tmp_path):
+    a = run_toy(toy_kata, tmp_path, seed=1).result["metrics"]
+    b = run_toy(toy_kata, tmp_path, seed=1).result["metrics"]
+    c = run_toy(toy_kata, tmp_path, seed=2).result["metrics"]
+    assert a == b
+    assert a["eval/draw_sum"] != c["eval/draw_sum"]
+
+
+def test_a_crash_is_recorded_not_raised(toy_kata, tmp_path):
+    res = run_toy(toy_kata, tmp_path, sets=["mode=crash"])
+    assert res.status == "failed"
+    assert res.error == "RuntimeError: toy crash"
+    assert "toy crash" in (res.dir / "error.txt").read_text()
+    assert json.loads((res.dir / "result.json").read_text())["status"] == "failed"
+    assert res.result["expectations"] == []
+
+
+def test_bad_input_leaves_nothing_behind(toy_kata, tmp_path):
+    with pytest.raises(UserError, match="toy.csv: line 3"):
+        run_toy(toy_kata, tmp_path, sets=["mode=bad-input"])
+    assert list((tmp_path / "toy").iterdir()) == []
+
+
+def test_interrupt_then_resume_equals_an_uninterrupted_run(toy_kata, tmp_path):
+    whole = run_toy(toy_kata, tmp_path / "whole", preset="default", sets=["steps=10"])
+    with pytest.raises(runner.Interrupted) as e:
+        run_toy(toy_kata, tmp_path / "cut", preset="default", sets=["steps=10", "mode=interrupt"], checkpoint_interval=0)
+    cut = e.value.run_dir
+    assert not (cut / "result.json").exists()
+    assert (cut / "checkpoint.pt").exists()
+    # the resumed run continues from the checkpoint at step 5; its mode no longer interrupts
+    config = json.loads((cut / "config.json").read_text())
+    config["config"]["mode"] = "ok"
+    records.write_json(cut / "config.json", config)
+    resumed = runner.resume(cut, quiet=True)
+    assert resumed.result["resumed"] is True
+    assert resumed.result["metrics"] == whole.result["metrics"]
+    steps = [m["step"] for m in records.read_metrics(cut / "metrics.jsonl")]
+    assert steps == list(range(1, 11))  # each step logged once
+
+
+def test_resume_refuses_finished_or_foreign_folders(toy_kata, tmp_path):
+    done = run_toy(toy_kata, tmp_path)
+    with pytest.raises(UserError, match="already finished"):
+        runner.resume(done.dir)
+    with pytest.raises(UserError, match="not a run folder"):
+        runner.resume(tmp_path)

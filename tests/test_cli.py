@@ -1,0 +1,125 @@
+"""The command line as a user types it: exit codes, one-line errors, files left behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deepkata.cli import main
+
+
+def cli(capsys, *args):
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return e.value.code or 0, captured.out, captured.err
+
+
+def test_list_shows_every_kata(capsys, toy_kata):
+    code, out, _ = cli(capsys, "list", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["binary-addition"]["topic"] == "rnn"
+    assert "Day 3" in rows["binary-addition"]["section"]
+    assert rows["toy"]["presets"] == ["smoke", "default", "full"]
+    code, out, _ = cli(capsys, "list")
+    assert code == 0 and "binary-addition" in out
+
+
+def test_info_lists_fields_presets_and_expectations(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    code, out, _ = cli(capsys, "info", "binary-addition")
+    assert code == 0
+    for text in ("hidden units", "curriculum", "sweep=curriculum", "converges within the 10,000-iteration budget"):
+        assert text in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "nope"], "unknown kata 'nope' (valid: binary-addition"),
+        (["run", "binary-adition"], "did you mean 'binary-addition'?"),
+        (["run", "binary-addition", "--preset", "smok"], "unknown preset of binary-addition 'smok' (valid: curriculum, default, full, smoke); did you mean 'smoke'?"),
+        (["run", "binary-addition", "--set", "hidden=abc"], "hidden expects int, got 'abc' (hidden units)"),
+        (["run", "binary-addition", "--set", "hidden=0"], "hidden must be > 0, <= 4096, got 0 (hidden units)"),
+        (["run", "binary-addition", "--set", "lr=-0.1"], "lr must be > 0, got -0.1"),
+        (["run", "binary-addition", "--set", "hiden=3"], "unknown config key 'hiden'"),
+        (["run", "binary-addition", "--set", "activation=gelu"], "unknown value for activation 'gelu' (valid: relu, sigmoid, tanh)"),
+        (["run", "binary-addition", "--set", "hidden"], "--set expects key=value"),
+        (["run", "binary-addition", "--preset", "curriculum", "--set", "hidden=32"], "hidden: fixed by each setting"),
+        (["info", "nope"], "unknown kata 'nope'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_helpful_line(capsys, tmp_path, args, message):
+    code, out, err = cli(capsys, *args, *(["--out", str(tmp_path)] if args[0] == "run" else []))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_typer_usage_errors_exit_2(capsys):
+    code, _, err = cli(capsys, "lst")
+    assert code == 2 and "Did you mean 'list'?" in err
+    code, _, err = cli(capsys, "run", "binary-addition", "--seed", "-1")
+    assert code == 2
+
+
+def test_run_show_and_strict(capsys, toy_kata, tmp_path):
+    code, out, _ = cli(capsys, "run", "toy", "--preset", "smoke", "--seed", "3", "--out", str(tmp_path), "--quiet")
+    assert code == 0
+    run_dir = out.strip()
+    assert run_dir.startswith(str(tmp_path / "toy")) and run_dir.endswith("-s3")
+    code, out, _ = cli(capsys, "show", run_dir)
+    assert code == 0
+    assert "toy · preset smoke · seed 3 · completed" in out
+    assert "NOT met  total reaches 10" in out
+    assert "met      total about 2.5" in out
+    code, out, _ = cli(capsys, "show", run_dir, "--json")
+    assert json.loads(out)["metrics"]["train/total"] == 2.5
+    code, _, _ = cli(capsys, "run", "toy", "--preset", "smoke", "--out", str(tmp_path), "-q", "--strict")
+    assert code == 1  # two expectations are not met
+
+
+def test_show_refuses_what_is_not_a_finished_run(capsys, toy_kata, tmp_path):
+    code, _, err = cli(capsys, "show", str(tmp_path))
+    assert code == 2 and "not a run folder" in err
+    code, _, err = cli(capsys, "run", "toy", "--set", "mode=interrupt", "--out", str(tmp_path), "-q", "--checkpoint-every", "0")
+    assert code == 130
+    run_dir = err.split("deepkata resume ")[1].strip()
+    code, _, err = cli(capsys, "show", run_dir)
+    assert code == 1 and "did not finish" in err and f"deepkata resume {run_dir}" in err
+
+
+def test_failed_run_exits_1_and_points_at_the_traceback(capsys, toy_kata, tmp_path):
+    code, _, err = cli(capsys, "run", "toy", "--set", "mode=crash", "--out", str(tmp_path), "-q")
+    assert code == 1
+    assert "run failed: RuntimeError: toy crash" in err and "error.txt" in err
+
+
+def test_tour_runs_every_smoke_preset_and_links_each_run(capsys, toy_kata, tmp_path, monkeypatch):
+    from deepkata.core import registry
+
+    monkeypatch.setattr(registry, "all_katas", lambda: [toy_kata])
+    monkeypatch.setattr("deepkata.cli.all_katas", lambda: [toy_kata])
+    code, out, _ = cli(capsys, "tour", "--out", str(tmp_path), "--quiet")
+    assert code == 0
+    index = (tmp_path / "tour" / "index.md").read_text()
+    (run_dir,) = (tmp_path / "tour" / "toy").iterdir()
+    assert f"[toy](toy/{run_dir.name}/report.md)" in index
+    assert "| completed | 1/3 |" in index
+    assert "❌ not met | total reaches 10" in index
+    html = (tmp_path / "tour" / "index.html").read_text()
+    assert f'href="toy/{run_dir.name}/report.html"' in html
+
+
+def test_the_installed_script_and_python_m_work(tmp_path):
+    for cmd in (["deepkata", "--version"], [sys.executable, "-m", "deepkata", "--version"]):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("deepkata ")
