@@ -123,3 +123,21 @@ def test_the_installed_script_and_python_m_work(tmp_path):
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("deepkata ")
+
+
+def greet(name: str, times: int = 1) -> None:
+    """Say hello (a task command for the test below)."""
+    print(" ".join([f"hello {name}"] * times))
+
+
+def test_task_commands_are_added_from_the_catalog(capsys):
+    import typer
+
+    from deepkata.cli import add_task_commands
+
+    app = typer.Typer()
+    add_task_commands(app, [("greet", "tests.test_cli:greet"), ("other", "tests.test_cli:greet")])
+    with pytest.raises(SystemExit) as e:
+        app(["greet", "kata", "--times", "2"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == "hello kata hello kata\n"

@@ -1,9 +1,14 @@
-"""The built-in kata modules, one per topic: importing each registers its katas.
+"""What is built in: the topic packages whose katas register themselves, and task commands.
 
 The platform core never imports a topic; :func:`deepkata.core.registry.load_katas` imports
-these, then any plugin that declares a ``deepkata.katas`` entry point.
+``KATA_MODULES``, then any plugin that declares a ``deepkata.katas`` entry point, and
+:mod:`deepkata.cli` adds each of ``COMMANDS`` (name, "module:function") as a subcommand.
 """
 
 KATA_MODULES: tuple[str, ...] = (
     "deepkata.rnn.katas",
 )
+
+# task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
+# is a typer command (annotated parameters, a docstring for --help)
+COMMANDS: tuple[tuple[str, str], ...] = ()

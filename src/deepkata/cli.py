@@ -6,9 +6,10 @@ input, reported on one line without a traceback; 130 interrupted (the run can be
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deepkata import __version__
+from deepkata.catalog import COMMANDS
 from deepkata.core import config as config_mod
 from deepkata.core import records, report, runner
 from deepkata.core.errors import UserError
@@ -209,6 +211,16 @@ def tour(out_dir: Out = Path("runs"), seed: Seed = 0, quiet: Quiet = False) -> N
     if failed:
         _consoles.err.print(f"deepkata: tour: failed: {', '.join(failed)}")
         raise typer.Exit(1)
+
+
+def add_task_commands(target: typer.Typer, commands: Sequence[tuple[str, str]]) -> None:
+    """Add each (name, "module:function") of ``commands`` to ``target`` as a subcommand."""
+    for name, spec in commands:
+        module, _, function = spec.partition(":")
+        target.command(name)(getattr(importlib.import_module(module), function))
+
+
+add_task_commands(app, COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> None:
