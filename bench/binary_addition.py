@@ -21,8 +21,9 @@ import torch
 from deepkata.core.benchmark import record, time_per_call
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, make_batch, sigmoid_mse
 from deepkata.rnn.scratch.simple_rnn import SimpleRNN, SimpleRNNConfig
-from deepkata.rnn.simple_rnn_torch import TorchSimpleRNN
+from deepkata.rnn.models import SequenceModel
 from deepkata.rnn.simple_rnn_torch import sigmoid_mse as torch_sigmoid_mse
+from deepkata.rnn.simple_rnn_torch import twin, weights_of
 
 BITS = 8
 LR = 0.1
@@ -48,14 +49,14 @@ def numpy_stepper(model: SimpleRNN, x: np.ndarray, d: np.ndarray) -> Any:
     return step
 
 
-def torch_stepper(model: TorchSimpleRNN, x: np.ndarray, d: np.ndarray, dtype: torch.dtype) -> Any:
+def torch_stepper(model: SequenceModel, x: np.ndarray, d: np.ndarray, dtype: torch.dtype) -> Any:
     xt, dt = torch.tensor(x, dtype=dtype), torch.tensor(d, dtype=dtype)
     params = list(model.parameters())
     i = 0
 
     def step() -> None:
         nonlocal i
-        loss = torch_sigmoid_mse(model(xt[i : i + 1]), dt[i : i + 1]).sum()
+        loss = torch_sigmoid_mse(model(xt[i : i + 1])[0], dt[i : i + 1]).sum()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
             for p, g in zip(params, grads):
@@ -68,12 +69,13 @@ def torch_stepper(model: TorchSimpleRNN, x: np.ndarray, d: np.ndarray, dtype: to
 def check_equal(hidden: int, x: np.ndarray, d: np.ndarray, steps: int = 300) -> float:
     """Max |W_numpy - W_torch| after ``steps`` SGD steps from the same float64 weights."""
     model = SimpleRNN.init(SimpleRNNConfig(hidden=hidden, init="xavier"), np.random.default_rng(1))
-    twin = TorchSimpleRNN.from_numpy(model.params, "sigmoid", torch.float64)
-    np_step, t_step = numpy_stepper(model, x, d), torch_stepper(twin, x, d, torch.float64)
+    other = twin(model.params, "sigmoid", torch.float64)
+    np_step, t_step = numpy_stepper(model, x, d), torch_stepper(other, x, d, torch.float64)
     for _ in range(steps):
         np_step()
         t_step()
-    return max(float(np.max(np.abs(model.params[k] - getattr(twin, k).detach().numpy()))) for k in ("W_in", "W", "W_out"))
+    theirs = weights_of(other)
+    return max(float(np.max(np.abs(model.params[k] - theirs[k]))) for k in ("W_in", "W", "W_out"))
 
 
 def bench_size(hidden: int, number: int, repeat: int) -> dict[str, Any]:
@@ -87,11 +89,11 @@ def bench_size(hidden: int, number: int, repeat: int) -> dict[str, Any]:
     timings = {
         "numpy_float64": time_per_call(numpy_stepper(fresh_numpy(), x, d), number=number, repeat=repeat),
         "torch_float64": time_per_call(
-            torch_stepper(TorchSimpleRNN.from_numpy(fresh_numpy().params, "sigmoid", torch.float64), x, d, torch.float64),
+            torch_stepper(twin(fresh_numpy().params, "sigmoid", torch.float64), x, d, torch.float64),
             number=number, repeat=repeat,
         ),  # fmt: skip
         "torch_float32": time_per_call(
-            torch_stepper(TorchSimpleRNN.from_numpy(fresh_numpy().params, "sigmoid", torch.float32), x, d, torch.float32),
+            torch_stepper(twin(fresh_numpy().params, "sigmoid", torch.float32), x, d, torch.float32),
             number=number, repeat=repeat,
         ),  # fmt: skip
     }

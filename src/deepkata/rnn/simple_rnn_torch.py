@@ -1,50 +1,43 @@
-"""The simple RNN of :mod:`deepkata.rnn.scratch.simple_rnn`, written with PyTorch autograd.
+"""The course's simple RNN as a PyTorch :class:`~deepkata.rnn.models.SequenceModel`.
 
-It is the reference the NumPy BPTT is proven against (same weights, float64) and the
-PyTorch side of ``bench/binary_addition.py``. ``torch.nn.RNN`` cannot stand in: it has no
-sigmoid nonlinearity, and the course's network has no biases.
+The twin of :class:`deepkata.rnn.scratch.simple_rnn.SimpleRNN`: the same weights in the
+project's sequence model (rnn cell, no biases, a linear head at every step), so the NumPy
+BPTT can be proven against autograd and timed against PyTorch (``bench/binary_addition.py``).
+Sigmoid runs the unrolled loop; tanh and ReLU run ``nn.RNN``'s kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+from deepkata.rnn.models import SequenceModel, SequenceModelConfig
 
 
-class TorchSimpleRNN(nn.Module):
-    """u_t = x_t W_in + h_{t-1} W, h_t = f(u_t), v_t = h_t W_out; weights stored (fan_in, fan_out)."""
-
-    def __init__(self, n_in: int, hidden: int, n_out: int, activation: str = "sigmoid", dtype: torch.dtype = torch.float64) -> None:
-        super().__init__()
-        self.W_in = nn.Parameter(torch.zeros(n_in, hidden, dtype=dtype))
-        self.W = nn.Parameter(torch.zeros(hidden, hidden, dtype=dtype))
-        self.W_out = nn.Parameter(torch.zeros(hidden, n_out, dtype=dtype))
-        self.act = _ACTIVATIONS[activation]
-
-    @classmethod
-    def from_numpy(cls, params: dict[str, np.ndarray], activation: str, dtype: torch.dtype = torch.float64) -> TorchSimpleRNN:
-        n_in, hidden = params["W_in"].shape
-        model = cls(n_in, hidden, params["W_out"].shape[1], activation, dtype)
-        with torch.no_grad():
-            for name in ("W_in", "W", "W_out"):
-                getattr(model, name).copy_(torch.from_numpy(params[name]))
-        return model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output pre-activations v (B, T, O) for inputs x (B, T, I)."""
-        batch, steps, _ = x.shape
-        h = x.new_zeros(batch, self.W.shape[0])
-        xw = x @ self.W_in  # (B, T, H)
-        hs = []
-        for t in range(steps):
-            h = self.act(xw[:, t] + h @ self.W)
-            hs.append(h)
-        return torch.stack(hs, dim=1) @ self.W_out
+def twin(params: dict[str, np.ndarray], activation: str, dtype: torch.dtype = torch.float64) -> SequenceModel:
+    """A SequenceModel computing v = SimpleRNN(params).forward(x)[0] for x (B, T, I)."""
+    n_in, hidden = params["W_in"].shape
+    cfg = SequenceModelConfig(
+        cell="rnn", input_size=n_in, hidden=hidden, nonlinearity=activation, bias=False,
+        output_size=params["W_out"].shape[1], readout="all",
+    )  # fmt: skip
+    model = SequenceModel(cfg).to(dtype)
+    with torch.no_grad():
+        model.rnn.weight_ih_l0.copy_(torch.from_numpy(params["W_in"].T.copy()))
+        model.rnn.weight_hh_l0.copy_(torch.from_numpy(params["W"].T.copy()))
+        model.head.weight.copy_(torch.from_numpy(params["W_out"].T.copy()))
+    return model
 
 
 def sigmoid_mse(v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
     """Per-sample sum_t 1/2 (sigmoid(v_t) - d_t)^2, shape (B,)."""
     return 0.5 * ((torch.sigmoid(v) - d) ** 2).sum(dim=(1, 2))
+
+
+def weights_of(model: SequenceModel) -> dict[str, np.ndarray]:
+    """The twin's weights under the course's names, (fan_in, fan_out)."""
+    return {
+        "W_in": model.rnn.weight_ih_l0.detach().numpy().T,
+        "W": model.rnn.weight_hh_l0.detach().numpy().T,
+        "W_out": model.head.weight.detach().numpy().T,
+    }

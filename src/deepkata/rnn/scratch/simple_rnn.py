@@ -7,8 +7,9 @@ binary addition). It has no biases, as in the course notebook:
     h_t = f(u_t)                       (B, H)
     v_t = h_t W_out                    (B, O)    output pre-activation ("logit")
 
-The output nonlinearity and the loss belong to the task, so :meth:`SimpleRNN.backward` takes
-dL/dv_t and returns the gradients of every weight by BPTT:
+It is the Elman layer of :mod:`deepkata.rnn.scratch.elman` without biases, plus the output
+weights. The output nonlinearity and the loss belong to the task, so
+:meth:`SimpleRNN.backward` takes dL/dv_t and returns the gradients of every weight by BPTT:
 
     delta_t = (delta_{t+1} W^T + dL/dv_t W_out^T) * f'(u_t)    delta_{T+1} = 0
     dL/dW_out = sum_t h_t^T dL/dv_t
@@ -27,7 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from deepkata.rnn.scratch.functional import ActivationName, InitName, activation, init_weight
+from deepkata.rnn.scratch.elman import ElmanCache, ElmanLayer
+from deepkata.rnn.scratch.functional import ActivationName, InitName, init_weight
 
 PARAM_NAMES = ("W_in", "W", "W_out")
 
@@ -43,12 +45,17 @@ class SimpleRNNConfig:
 
 
 class Cache(NamedTuple):
-    x: np.ndarray  # (B, T, I)
-    u: np.ndarray  # (B, T, H) pre-activations
-    h: np.ndarray  # (B, T+1, H) hidden states, h[:, 0] = h_0 = 0
+    layer: ElmanCache
+    h: np.ndarray  # (B, T, H) hidden states h_1..h_T
 
 
 class SimpleRNN:
+    """The Elman layer without biases, followed by the output weights W_out.
+
+    ``params`` holds the course's names; ``W_in`` and ``W`` are the very arrays of the
+    underlying :class:`~deepkata.rnn.scratch.elman.ElmanLayer` (``W_x`` and ``W_h``).
+    """
+
     def __init__(self, cfg: SimpleRNNConfig, params: dict[str, np.ndarray]) -> None:
         expected = {
             "W_in": (cfg.n_in, cfg.hidden),
@@ -60,7 +67,7 @@ class SimpleRNN:
                 raise ValueError(f"{name} has shape {params[name].shape}, expected {shape}")
         self.cfg = cfg
         self.params = params
-        self.act = activation(cfg.activation)
+        self.layer = ElmanLayer({"W_x": params["W_in"], "W_h": params["W"]}, cfg.activation)
 
     @classmethod
     def init(cls, cfg: SimpleRNNConfig, rng: np.random.Generator) -> SimpleRNN:
@@ -71,48 +78,21 @@ class SimpleRNN:
         return cls(cfg, {"W_in": w_in, "W": w, "W_out": w_out})
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, Cache]:
-        """Output pre-activations v (B, T, O) for inputs x (B, T, I), and the BPTT cache.
-
-        Only the recurrence runs step by step; the input and output projections are one
-        matrix product each over all steps, which matters when B = 1 (per-sample SGD).
-        """
-        w_in, w, w_out = (self.params[k] for k in PARAM_NAMES)
-        batch, steps, _ = x.shape
-        # x_t W_in for every t at once
-        u = x @ w_in  # (B, T, H), completed in the loop below
-        h = np.zeros((batch, steps + 1, self.cfg.hidden), dtype=u.dtype)
-        f = self.act.fn
-        for t in range(steps):
-            # u_t = x_t W_in + h_{t-1} W
-            u[:, t] += h[:, t] @ w
-            # h_t = f(u_t)
-            h[:, t + 1] = f(u[:, t])
+        """Output pre-activations v (B, T, O) for inputs x (B, T, I), and the BPTT cache."""
+        h, _, layer_cache = self.layer.forward(x)
         # v_t = h_t W_out
-        v = h[:, 1:] @ w_out  # (B, T, O)
-        return v, Cache(x, u, h)
+        v = h @ self.params["W_out"]  # (B, T, O)
+        return v, Cache(layer_cache, h)
 
     def backward(self, cache: Cache, dv: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Exact BPTT: gradients of every weight and of the input, given dL/dv (B, T, O)."""
-        w_in, w, w_out = (self.params[k] for k in PARAM_NAMES)
-        x, u, h = cache
-        batch, steps, hidden = u.shape
-        # error reaching h_t from the output at t, and f'(u_t), for every t at once
-        from_out = dv @ w_out.T  # (B, T, H)
-        fprime = self.act.grad(u)  # (B, T, H)
-        deltas = np.empty_like(u)  # (B, T, H): delta_t = dL/du_t
-        delta = np.zeros((batch, hidden), dtype=u.dtype)  # delta_{T+1} = 0
-        w_t = w.T
-        for t in reversed(range(steps)):
-            # delta_t = (delta_{t+1} W^T + dv_t W_out^T) * f'(u_t)
-            delta = (delta @ w_t + from_out[:, t]) * fprime[:, t]
-            deltas[:, t] = delta
-        # the weight gradients sum over batch and time: one product each
-        flat = deltas.reshape(-1, hidden)  # (B*T, H)
-        g_in = x.reshape(-1, x.shape[2]).T @ flat  # sum_t x_t^T delta_t
-        g_w = h[:, :-1].reshape(-1, hidden).T @ flat  # sum_t h_{t-1}^T delta_t
-        g_out = h[:, 1:].reshape(-1, hidden).T @ dv.reshape(-1, dv.shape[2])  # sum_t h_t^T dv_t
-        dx = deltas @ w_in.T  # dL/dx_t = delta_t W_in^T, (B, T, I)
-        return {"W_in": g_in, "W": g_w, "W_out": g_out}, dx
+        w_out = self.params["W_out"]
+        hidden = w_out.shape[0]
+        # dL/dW_out = sum_t h_t^T dv_t
+        g_out = cache.h.reshape(-1, hidden).T @ dv.reshape(-1, dv.shape[2])
+        # the error reaching each h_t from the output: dv_t W_out^T
+        back = self.layer.backward(cache.layer, dv @ w_out.T)
+        return {"W_in": back.grads["W_x"], "W": back.grads["W_h"], "W_out": g_out}, back.dx
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """Plain SGD: W <- W - lr dL/dW, in place."""
