@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from deepkata.core.benchmark import record, time_per_call
+from deepkata.core.records import environment
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, make_batch, sigmoid_mse
 from deepkata.rnn.scratch.simple_rnn import SimpleRNN, SimpleRNNConfig
 from deepkata.rnn.models import SequenceModel
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: per-sample work has no parallelism)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"), help="folder for the JSON record")
     args = parser.parse_args()
+    env = environment()
     torch.set_num_threads(args.threads)
 
     sizes = [bench_size(h, args.number, args.repeat) for h in args.hidden]
@@ -130,6 +132,7 @@ def main() -> None:
             "sizes": sizes,
             "kata_trainer_iterations_per_s": round(1.0 / kata["median_s"], 1),
         },
+        env=env,
         out_dir=args.out,
     )
 

@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 
 from deepkata.core import runner
+from deepkata.core import records
 from deepkata.core.benchmark import record
 from deepkata.core.registry import get_kata
 
@@ -35,12 +36,13 @@ def main() -> None:
     for name in res.result["tables"]:
         with open(res.dir / name, newline="") as f:
             tables[name] = list(csv.DictReader(f))
+    keep = ("kata", "preset", "seed", "overrides", "status", "wall_time_s", "expectations_met", "metrics", "expectations")
     record(
         f"{args.kata}-{args.preset}",
-        {**{k: res.result[k] for k in ("kata", "preset", "seed", "overrides", "status", "wall_time_s", "expectations_met")},
-         "run_dir": str(res.dir), "metrics": res.result["metrics"], "expectations": res.result["expectations"], "tables": tables},
+        {**{k: res.result[k] for k in keep}, "run_dir": str(res.dir), "tables": tables},
+        env=records.read_json(res.dir / records.ENV),  # taken when the run started
         out_dir=args.out,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -103,3 +103,16 @@ def test_checkpoint_load_never_runs_pickled_code(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="junk.pt: not a deepkata checkpoint"):
         checkpoint.load(tmp_path / "junk.pt")
+
+
+def test_benchmark_record_keeps_the_environment_of_the_start(tmp_path, capsys):
+    from deepkata.core.benchmark import record
+
+    env = records.environment() | {"git_commit": "abc123"}
+    path = record("demo", {"ratio": 2.5}, env=env, out_dir=tmp_path)
+    data = json.loads(path.read_text())
+    assert data["git_commit"] == "abc123"
+    assert data["results"] == {"ratio": 2.5}
+    assert data["machine"]["torch"] == torch.__version__ and "argv" not in data["machine"]
+    assert data["command"] and data["date_utc"]
+    assert json.loads(capsys.readouterr().out)["benchmark"] == "demo"

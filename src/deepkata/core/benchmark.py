@@ -42,9 +42,13 @@ def command() -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def record(name: str, results: dict[str, Any], *, out_dir: Path = Path("bench/results")) -> Path:
-    """Print the benchmark's JSON and write it to ``out_dir/name.json``."""
-    env = records.environment()
+def record(name: str, results: dict[str, Any], *, env: dict[str, Any], out_dir: Path = Path("bench/results")) -> Path:
+    """Print the benchmark's JSON and write it to ``out_dir/name.json``.
+
+    ``env`` is :func:`deepkata.core.records.environment` taken when the benchmark *started*:
+    the commit and versions of the code that ran, not of whatever is checked out at the end.
+    """
+    env = dict(env)
     payload = {
         "benchmark": name,
         "command": command(),
