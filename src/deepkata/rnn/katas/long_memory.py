@@ -80,7 +80,8 @@ class AddingTrainer:
         self.step = 0
         self.first_loss: float | None = None
         self.diverged_at: int | None = None
-        self.grad_norms: list[float] = []
+        self.grad_norms: list[float] = []  # per step, before clipping
+        self.losses: list[float] = []  # per step, before the update
 
     def train(self, n: int) -> float:
         """``n`` more steps (fewer if training diverges); the mean training loss."""
@@ -95,6 +96,7 @@ class AddingTrainer:
             norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip or float("inf")))
             self.step += 1
             self.grad_norms.append(norm)
+            self.losses.append(loss.item())
             if self.first_loss is None:
                 self.first_loss = loss.item()
             # divergence: a non-finite loss or gradient, or a loss ``blowup`` times the first one
@@ -114,7 +116,7 @@ class AddingTrainer:
         return {
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "data": self.data.get_state(),
             "step": self.step, "first_loss": self.first_loss, "diverged_at": self.diverged_at,
-            "grad_norms": list(self.grad_norms),
+            "grad_norms": list(self.grad_norms), "losses": list(self.losses),
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -122,7 +124,7 @@ class AddingTrainer:
         self.opt.load_state_dict(state["opt"])
         self.data.set_state(state["data"])
         self.step, self.first_loss, self.diverged_at = int(state["step"]), state["first_loss"], state["diverged_at"]
-        self.grad_norms = list(state["grad_norms"])
+        self.grad_norms, self.losses = list(state["grad_norms"]), list(state["losses"])
 
 
 def _model_cfg(cell: str, hidden: int) -> SequenceModelConfig:
@@ -277,6 +279,7 @@ def _explode(
         "steps": trainer.step,
         "grad_norm_max": float(finite.max()) if finite.size else None,
         "grad_norms": norms,
+        "losses": np.asarray(trainer.losses),
         "test_mse": None if trainer.diverged_at is not None else trainer.mse(*test),
     }
 
@@ -352,7 +355,10 @@ def _explode_text(cfg: LongMemoryConfig, explode: dict[str, dict[str, Any]]) -> 
         "clipping and once with the global gradient norm clipped to 1."
     ]
     for key, job in explode.items():
-        what = f"diverged at step {job['diverged_at']}" if job["diverged"] else f"ran all {job['steps']} steps, test MSE {fmt(job['test_mse'])}"
+        what = (
+            f"diverged at step {job['diverged_at']}" if job["diverged"]
+            else f"ran all {job['steps']} steps, test MSE {fmt(job['test_mse'])} (trivial {TRIVIAL_MSE:.4f})"
+        )  # fmt: skip
         lines.append(f"- {'clipped' if key.endswith('/clip') else 'not clipped'}: {what}; largest finite gradient norm {fmt(job['grad_norm_max'])}.")
     return "\n".join(lines)
 
@@ -383,12 +389,26 @@ def _flow_figure(cfg: LongMemoryConfig, flows: dict[str, dict[str, Any]]) -> Any
 
 
 def _explode_figure(cfg: LongMemoryConfig, explode: dict[str, dict[str, Any]]) -> Any:
-    fig, ax = figure(1, 1, width=6.4, height=4.0)
-    for key, job in explode.items():
-        norms = np.asarray(job["grad_norms"], dtype=float)
-        ax.plot(np.arange(1, len(norms) + 1), norms, label="clipped at 1 (norm before clipping)" if key.endswith("/clip") else "not clipped")
+    fig, (ax_norm, ax_loss) = figure(1, 2, width=5.2, height=3.8)
+    # the clipped run first, so the short unclipped one stays visible on top
+    for key in ("explode/clip", "explode/noclip"):
+        job = explode[key]
+        clipped = key.endswith("/clip")
+        style = {"label": "clipped at 1" if clipped else "not clipped", "color": "tab:blue" if clipped else "tab:red"}
+        if not clipped:
+            style |= {"marker": "o", "lw": 2}
+        for ax, values in ((ax_norm, job["grad_norms"]), (ax_loss, job["losses"])):
+            values = np.asarray(values, dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, **style)
         if job["diverged"]:
-            ax.axvline(job["diverged_at"], color="tab:red", ls=":", lw=0.8)
-    ax.set(xlabel="SGD step", ylabel="global gradient norm", yscale="log", title=f"IRNN at T = {cfg.explode_length}")
-    ax.legend(fontsize=8)
+            for ax in (ax_norm, ax_loss):
+                ax.axvline(job["diverged_at"], color="tab:red", ls=":", lw=0.8)
+            last = float(np.asarray(job["losses"], dtype=float)[-1])
+            ax_loss.annotate(f"diverged at step {job['diverged_at']}: loss {fmt(last)}", (job["diverged_at"], 1), xycoords=("data", "axes fraction"),
+                             xytext=(5, -15), textcoords="offset points", color="tab:red", fontsize=8)  # fmt: skip
+    ax_norm.set(xlabel="SGD step", ylabel="global gradient norm (before clipping)", yscale="log", title=f"IRNN at T = {cfg.explode_length}: gradient")
+    ax_loss.axhline(TRIVIAL_MSE, color="k", ls="--", lw=0.8, label="trivial predictor")
+    ax_loss.set(xlabel="SGD step", ylabel="training loss (MSE)", yscale="log", title="loss")
+    for ax in (ax_norm, ax_loss):
+        ax.legend(fontsize=8)
     return fig
