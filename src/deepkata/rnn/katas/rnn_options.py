@@ -8,9 +8,11 @@ Here the same network is the project's :class:`~deepkata.rnn.models.SequenceMode
 initialization, every setting runs with the same seeds, and each observation of the notes is
 turned into a check on the measured accuracies and reported as reproduced or not.
 
-Accuracy is Keras' ``accuracy`` for these outputs, the fraction of output bits right,
-measured after every epoch on all 128 x 128 pairs; the fraction of whole sums right is
-reported beside it.
+The notes read their conclusions off Keras' training history, whose ``accuracy`` for an epoch is
+the fraction of output bits right averaged over that epoch's batches, each scored before its
+update — so epoch 1 includes the untrained start. The observations are checked on that same
+training accuracy; the accuracy on all 128 x 128 pairs after each epoch (bits and whole sums)
+is reported beside it.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _train(setting: Setting, cfg: RNNOptionsConfig, seed: int, state: dict[str, 
     a, b = rng.integers(0, 128, size=(2, cfg.train_size))
     x, d = (torch.tensor(v, dtype=torch.float32) for v in make_batch(a, b, 8))
     tx, td = (torch.tensor(v, dtype=torch.float32) for v in make_batch(*all_pairs(8), 8))
-    history: dict[str, list[float]] = {"bit_accuracy": [], "accuracy": [], "loss": []}
+    history: dict[str, list[float]] = {"train_bit_accuracy": [], "bit_accuracy": [], "accuracy": [], "loss": []}
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -98,7 +100,7 @@ def _train(setting: Setting, cfg: RNNOptionsConfig, seed: int, state: dict[str, 
     for _ in range(len(history["loss"]), cfg.epochs):
         model.train()
         order = torch.from_numpy(rng.permutation(cfg.train_size))  # Keras shuffles every epoch
-        losses = []
+        losses, hits = [], []
         for start in range(0, cfg.train_size, cfg.batch):
             idx = order[start : start + cfg.batch]
             out, _ = model(x[idx])
@@ -108,9 +110,11 @@ def _train(setting: Setting, cfg: RNNOptionsConfig, seed: int, state: dict[str, 
             loss.backward()
             opt.step()
             losses.append(loss.item())
+            hits.append(((out.detach() > 0) == (d[idx] > 0.5)).float().mean().item())  # Keras' batch accuracy
         model.eval()
         with torch.no_grad():
             right = (model(tx)[0] > 0) == (td > 0.5)
+        history["train_bit_accuracy"].append(float(np.mean(hits)))
         history["bit_accuracy"].append(float(right.float().mean()))
         history["accuracy"].append(float(right.all(dim=1).float().mean()))
         history["loss"].append(float(np.mean(losses)))
@@ -127,8 +131,11 @@ def _median(jobs: list[dict[str, Any]], key: str, epoch: int) -> float:
 
 
 def _observations(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Each observation of the notes: the check that formalizes it, and whether it held."""
-    acc = "bit_accuracy"
+    """Each observation of the notes: the check that formalizes it, and whether it held.
+
+    Checked on Keras' training accuracy per epoch, the curves the notes looked at.
+    """
+    acc = "train_bit_accuracy"
     base = runs["baseline"]
     checks = []
 
@@ -171,7 +178,7 @@ def _observations(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
         "full": {"seeds": 10},
     },
     expectations=[
-        Expectation("Adam learns within two short epochs (bit accuracy above 75%)", "adam/bit_accuracy_final", ">=", 0.75, presets=("smoke",)),
+        Expectation("Adam learns within two short epochs (bit accuracy on all pairs above 75%)", "adam/bit_accuracy_final", ">=", 0.75, presets=("smoke",)),
         Expectation("the baseline learns: final bit accuracy above 90%", "baseline/bit_accuracy_final", ">=", 0.9, presets=("default", "full")),
         Expectation("at least four of the notes' five observations reproduce", "observations/reproduced", ">=", 4, presets=("default", "full")),
     ],
@@ -191,7 +198,12 @@ def run(cfg: RNNOptionsConfig, run: Run) -> Outcome:
 
                     def on_epoch(job_state: dict[str, Any], key: str = key) -> None:
                         hist = job_state["history"]
-                        run.log(len(hist["loss"]), {f"train/loss": hist["loss"][-1], "test/bit_accuracy": hist["bit_accuracy"][-1], "test/accuracy": hist["accuracy"][-1]}, job=key)
+                        run.log(
+                            len(hist["loss"]),
+                            {"train/loss": hist["loss"][-1], "train/bit_accuracy": hist["train_bit_accuracy"][-1],
+                             "test/bit_accuracy": hist["bit_accuracy"][-1], "test/accuracy": hist["accuracy"][-1]},
+                            job=key,
+                        )  # fmt: skip
                         if run.checkpoint_due():
                             run.save_checkpoint({"done": done, "current": {"key": key, "state": job_state}})
 
@@ -207,17 +219,18 @@ def _outcome(cfg: RNNOptionsConfig, run: Run, settings: list[Setting], runs: dic
     rows = []
     for s in settings:
         jobs = runs[s.id]
-        metrics[f"{s.id}/bit_accuracy_epoch1"] = _median(jobs, "bit_accuracy", 0)
+        metrics[f"{s.id}/train_bit_accuracy_epoch1"] = _median(jobs, "train_bit_accuracy", 0)
+        metrics[f"{s.id}/train_bit_accuracy_final"] = _median(jobs, "train_bit_accuracy", -1)
         metrics[f"{s.id}/bit_accuracy_final"] = _median(jobs, "bit_accuracy", -1)
         metrics[f"{s.id}/accuracy_final"] = _median(jobs, "accuracy", -1)
         row: dict[str, Any] = {"setting": s.label}
         for e in range(cfg.epochs):
-            row[f"epoch {e + 1}"] = f"{_median(jobs, 'bit_accuracy', e):.1%}"
+            row[f"epoch {e + 1}"] = f"{_median(jobs, 'train_bit_accuracy', e):.1%}"
         finals = [j["bit_accuracy"][-1] for j in jobs]
-        row["final, range over seeds"] = f"{min(finals):.1%}–{max(finals):.1%}"
-        row["sums right (final)"] = f"{_median(jobs, 'accuracy', -1):.1%}"
+        row["all pairs after training: bits"] = f"{_median(jobs, 'bit_accuracy', -1):.1%} [{min(finals):.1%}–{max(finals):.1%}]"
+        row["whole sums"] = f"{_median(jobs, 'accuracy', -1):.1%}"
         rows.append(row)
-    table = run.save_table("accuracy", rows, "Bit accuracy after each epoch (median over seeds)")
+    table = run.save_table("accuracy", rows, "Training accuracy per epoch as Keras reports it, and accuracy on all pairs (medians over seeds)")
     checks = _observations(runs)
     metrics["observations/reproduced"] = sum(c["reproduced"] for c in checks)
     metrics["observations/checked"] = len(checks)
@@ -228,22 +241,27 @@ def _outcome(cfg: RNNOptionsConfig, run: Run, settings: list[Setting], runs: dic
         f"{len(settings)} settings × {len(seeds)} seeds, {cfg.epochs} epochs of batches of {cfg.batch} over "
         f"{cfg.train_size:,} pairs. {metrics['observations/reproduced']} of the notes' {len(checks)} observations "
         "reproduce: " + "; ".join(f"{c['setting']} {'yes' if c['reproduced'] else 'no'} ({c['evidence']})" for c in checks) + ". "
-        f"The baseline ends at {fmt(metrics['baseline/bit_accuracy_final'] * 100)}% of bits and "
-        f"{fmt(metrics['baseline/accuracy_final'] * 100)}% of whole sums right (chance: 50% and 0.39%)."
+        f"On all pairs after training the baseline gets {fmt(metrics['baseline/bit_accuracy_final'] * 100)}% of bits and "
+        f"{fmt(metrics['baseline/accuracy_final'] * 100)}% of whole sums right (chance: 50% and 0.39%). "
+        "Not checked: the notes' recurrent dropout 0.3 (nn.RNN has none) and Keras' unroll=True (a graph option)."
     )
     sections = [
         ("The notes' observations", obs_table),
-        ("Accuracy per epoch", "Median over seeds of the fraction of output bits right on all 16,384 pairs.\n\n" + table),
+        ("Accuracy per epoch", "Epoch columns: Keras' training accuracy, the fraction of output bits right averaged over the "
+         "epoch's batches before each update (the curves of the notes). Then the accuracy on all 16,384 pairs after "
+         "the last epoch, bits [range over seeds] and whole sums. Medians over seeds.\n\n" + table),
     ]
     return Outcome(metrics, summary, sections)
 
 
 def _figure(cfg: RNNOptionsConfig, settings: list[Setting], runs: dict[str, list[dict[str, Any]]]) -> Any:
-    fig, ax = figure(1, 1, width=6.4, height=4.2)
+    fig, axes = figure(1, 2, width=5.2, height=4.0, sharey=True)
     epochs = np.arange(1, cfg.epochs + 1)
-    for s in settings:
-        ax.plot(epochs, [_median(runs[s.id], "bit_accuracy", e) for e in range(cfg.epochs)], marker="o", label=s.label)
-    ax.axhline(0.5, color="k", ls=":", lw=0.8, label="chance")
-    ax.set(xlabel="epoch", ylabel="bit accuracy on all pairs", ylim=(0.4, 1.01), xticks=epochs, title="Keras RNN exercise, in PyTorch")
-    ax.legend(fontsize=8)
+    for ax, key, title in zip(axes, ("train_bit_accuracy", "bit_accuracy"), ("training accuracy (Keras' history)", "all 16,384 pairs, after each epoch")):
+        for s in settings:
+            ax.plot(epochs, [_median(runs[s.id], key, e) for e in range(cfg.epochs)], marker="o", label=s.label)
+        ax.axhline(0.5, color="k", ls=":", lw=0.8, label="chance")
+        ax.set(xlabel="epoch", ylim=(0.4, 1.01), xticks=epochs, title=title)
+    axes[0].set_ylabel("fraction of output bits right")
+    axes[1].legend(fontsize=8)
     return fig
