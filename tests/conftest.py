@@ -71,3 +71,40 @@ def toy_kata() -> Iterator[Kata]:
         yield TOY
     finally:
         unregister(TOY.name)
+
+
+@pytest.fixture
+def interrupt_at_checkpoint(monkeypatch):
+    """``interrupt_at_checkpoint(n)``: the n-th checkpoint is saved, then Ctrl-C strikes."""
+    from deepkata.core.runner import Run
+
+    original = Run.save_checkpoint
+
+    def arm(n: int) -> None:
+        calls = {"n": 0}
+
+        def save_then_die(self, state):
+            original(self, state)
+            calls["n"] += 1
+            if calls["n"] == n:
+                monkeypatch.setattr(Run, "save_checkpoint", original)  # the resumed run saves normally
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(Run, "save_checkpoint", save_then_die)
+
+    return arm
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` runs the deepkata command in-process: (exit code, stdout, stderr)."""
+    from deepkata.cli import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as e:
+            main(list(args))
+            raise SystemExit(0)
+        captured = capsys.readouterr()
+        return e.value.code or 0, captured.out, captured.err
+
+    return call

@@ -8,31 +8,20 @@ import sys
 
 import pytest
 
-from deepkata.cli import main
-
-
-def cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-        raise SystemExit(0)
-    captured = capsys.readouterr()
-    return e.value.code or 0, captured.out, captured.err
-
-
-def test_list_shows_every_kata(capsys, toy_kata):
-    code, out, _ = cli(capsys, "list", "--json")
+def test_list_shows_every_kata(cli, toy_kata):
+    code, out, _ = cli("list", "--json")
     assert code == 0
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["binary-addition"]["topic"] == "rnn"
     assert "Day 3" in rows["binary-addition"]["section"]
     assert rows["toy"]["presets"] == ["smoke", "default", "full"]
-    code, out, _ = cli(capsys, "list")
+    code, out, _ = cli("list")
     assert code == 0 and "binary-addition" in out
 
 
-def test_info_lists_fields_presets_and_expectations(capsys, monkeypatch):
+def test_info_lists_fields_presets_and_expectations(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
-    code, out, _ = cli(capsys, "info", "binary-addition")
+    code, out, _ = cli("info", "binary-addition")
     assert code == 0
     for text in ("hidden units", "curriculum", "sweep=curriculum", "converges within the 10,000-iteration budget"):
         assert text in out
@@ -54,8 +43,8 @@ def test_info_lists_fields_presets_and_expectations(capsys, monkeypatch):
         (["info", "nope"], "unknown kata 'nope'"),
     ],
 )
-def test_bad_input_exits_2_with_one_helpful_line(capsys, tmp_path, args, message):
-    code, out, err = cli(capsys, *args, *(["--out", str(tmp_path)] if args[0] == "run" else []))
+def test_bad_input_exits_2_with_one_helpful_line(cli, tmp_path, args, message):
+    code, out, err = cli(*args, *(["--out", str(tmp_path)] if args[0] == "run" else []))
     assert code == 2
     assert message in err
     assert "Traceback" not in err
@@ -63,51 +52,68 @@ def test_bad_input_exits_2_with_one_helpful_line(capsys, tmp_path, args, message
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
-def test_typer_usage_errors_exit_2(capsys):
-    code, _, err = cli(capsys, "lst")
+def test_typer_usage_errors_exit_2(cli):
+    code, _, err = cli("lst")
     assert code == 2 and "Did you mean 'list'?" in err
-    code, _, err = cli(capsys, "run", "binary-addition", "--seed", "-1")
+    code, _, err = cli("run", "binary-addition", "--seed", "-1")
     assert code == 2
 
 
-def test_run_show_and_strict(capsys, toy_kata, tmp_path):
-    code, out, _ = cli(capsys, "run", "toy", "--preset", "smoke", "--seed", "3", "--out", str(tmp_path), "--quiet")
+def test_run_show_and_strict(cli, toy_kata, tmp_path):
+    code, out, _ = cli("run", "toy", "--preset", "smoke", "--seed", "3", "--out", str(tmp_path), "--quiet")
     assert code == 0
     run_dir = out.strip()
     assert run_dir.startswith(str(tmp_path / "toy")) and run_dir.endswith("-s3")
-    code, out, _ = cli(capsys, "show", run_dir)
+    code, out, _ = cli("show", run_dir)
     assert code == 0
     assert "toy · preset smoke · seed 3 · completed" in out
     assert "NOT met  total reaches 10" in out
     assert "met      total about 2.5" in out
-    code, out, _ = cli(capsys, "show", run_dir, "--json")
+    code, out, _ = cli("show", run_dir, "--json")
     assert json.loads(out)["metrics"]["train/total"] == 2.5
-    code, _, _ = cli(capsys, "run", "toy", "--preset", "smoke", "--out", str(tmp_path), "-q", "--strict")
+    code, _, _ = cli("run", "toy", "--preset", "smoke", "--out", str(tmp_path), "-q", "--strict")
     assert code == 1  # two expectations are not met
 
 
-def test_show_refuses_what_is_not_a_finished_run(capsys, toy_kata, tmp_path):
-    code, _, err = cli(capsys, "show", str(tmp_path))
+def test_show_refuses_what_is_not_a_finished_run(cli, toy_kata, tmp_path):
+    code, _, err = cli("show", str(tmp_path))
     assert code == 2 and "not a run folder" in err
-    code, _, err = cli(capsys, "run", "toy", "--set", "mode=interrupt", "--out", str(tmp_path), "-q", "--checkpoint-every", "0")
+    code, _, err = cli("run", "toy", "--set", "mode=interrupt", "--out", str(tmp_path), "-q", "--checkpoint-every", "0")
     assert code == 130
     run_dir = err.split("deepkata resume ")[1].strip()
-    code, _, err = cli(capsys, "show", run_dir)
+    code, _, err = cli("show", run_dir)
     assert code == 1 and "did not finish" in err and f"deepkata resume {run_dir}" in err
 
 
-def test_failed_run_exits_1_and_points_at_the_traceback(capsys, toy_kata, tmp_path):
-    code, _, err = cli(capsys, "run", "toy", "--set", "mode=crash", "--out", str(tmp_path), "-q")
+def test_run_resume_continues_an_interrupted_run_of_that_kata(cli, toy_kata, tmp_path):
+    code, _, err = cli("run", "toy", "--set", "mode=interrupt", "--out", str(tmp_path), "-q", "--checkpoint-every", "0")
+    run_dir = err.split("deepkata resume ")[1].strip()
+    code, _, err = cli("run", "binary-addition", "--resume", run_dir)
+    assert code == 2 and "not a run of binary-addition" in err
+    config = json.loads((tmp_path / run_dir.split(str(tmp_path) + "/")[1] / "config.json").read_text())
+    config["config"]["mode"] = "ok"
+    (tmp_path / run_dir.split(str(tmp_path) + "/")[1] / "config.json").write_text(json.dumps(config))
+    code, out, _ = cli("run", "toy", "--resume", run_dir, "-q")
+    assert code == 0 and out.strip() == run_dir
+
+
+def test_data_option_is_refused_by_a_kata_without_data(cli, tmp_path):
+    code, _, err = cli("run", "binary-addition", "--data", str(tmp_path), "--out", str(tmp_path))
+    assert code == 2 and "binary-addition takes no --data" in err
+
+
+def test_failed_run_exits_1_and_points_at_the_traceback(cli, toy_kata, tmp_path):
+    code, _, err = cli("run", "toy", "--set", "mode=crash", "--out", str(tmp_path), "-q")
     assert code == 1
     assert "run failed: RuntimeError: toy crash" in err and "error.txt" in err
 
 
-def test_tour_runs_every_smoke_preset_and_links_each_run(capsys, toy_kata, tmp_path, monkeypatch):
+def test_tour_runs_every_smoke_preset_and_links_each_run(cli, toy_kata, tmp_path, monkeypatch):
     from deepkata.core import registry
 
     monkeypatch.setattr(registry, "all_katas", lambda: [toy_kata])
     monkeypatch.setattr("deepkata.cli.all_katas", lambda: [toy_kata])
-    code, out, _ = cli(capsys, "tour", "--out", str(tmp_path), "--quiet")
+    code, out, _ = cli("tour", "--out", str(tmp_path), "--quiet")
     assert code == 0
     index = (tmp_path / "tour" / "index.md").read_text()
     (run_dir,) = (tmp_path / "tour" / "toy").iterdir()

@@ -75,9 +75,13 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
         ]
         _consoles.out.print_json(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table("kata", "topic", "curriculum section", "description", "presets")
+    table = Table()
+    table.add_column("kata", no_wrap=True)
+    table.add_column("topic", no_wrap=True)
+    table.add_column("curriculum section")
+    table.add_column("description")
     for k in katas:
-        table.add_row(k.name, k.topic, k.section, k.description, ", ".join(k.presets))
+        table.add_row(k.name, k.topic, k.section, k.description)
     _consoles.out.print(table)
 
 
@@ -121,19 +125,28 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field: key=value (repeatable).")] = None,
     seed: Seed = 0,
     out_dir: Out = Path("runs"),
+    data: Annotated[Path | None, typer.Option("--data", help="Real data instead of the kata's embedded data.")] = None,
+    resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue this interrupted run of KATA instead.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="PyTorch threads (default: what the kata runs best with).")] = None,
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = runner.DEFAULT_CHECKPOINT_INTERVAL,
 ) -> None:
     """Run a kata and leave its record in OUT/KATA/<UTC time>-s<SEED>/."""
     k = get_kata(kata)
-    cfg, overrides = runner.prepare(k, preset, set_ or [])
-    result = _interruptible(
-        lambda: runner.execute(
-            k, cfg, preset=preset, seed=seed, root=out_dir, overrides=overrides, quiet=quiet,
-            checkpoint_interval=checkpoint_every,
-        )  # fmt: skip
-    )
+    if resume_dir is not None:
+        saved = records.read_json(resume_dir / records.CONFIG) if (resume_dir / records.CONFIG).is_file() else {}
+        if saved.get("kata") != k.name:
+            raise UserError(f"--resume {resume_dir}: not a run of {k.name}")
+        result = _interruptible(lambda: runner.resume(resume_dir, quiet=quiet, checkpoint_interval=checkpoint_every))
+    else:
+        cfg, overrides = runner.prepare(k, preset, set_ or [])
+        result = _interruptible(
+            lambda: runner.execute(
+                k, cfg, preset=preset, seed=seed, root=out_dir, overrides=overrides, quiet=quiet,
+                checkpoint_interval=checkpoint_every, data=data, threads=threads,
+            )  # fmt: skip
+        )
     _finish(result, quiet, strict)
 
 

@@ -21,7 +21,7 @@ def test_a_run_leaves_a_complete_record(toy_kata, tmp_path):
     assert res.dir.parent == tmp_path / "toy" and res.dir.name.endswith("-s0")
 
     config = json.loads((res.dir / "config.json").read_text())
-    assert config == {"kata": "toy", "preset": "smoke", "seed": 0, "overrides": {}, "config": {"steps": 5, "rate": 0.5, "mode": "ok"}}
+    assert config == {"kata": "toy", "preset": "smoke", "seed": 0, "overrides": {}, "data": None, "threads": None, "config": {"steps": 5, "rate": 0.5, "mode": "ok"}}
     result = json.loads((res.dir / "result.json").read_text())
     assert result["status"] == "completed"
     assert result["metrics"]["train/total"] == 2.5
@@ -94,3 +94,23 @@ def test_resume_refuses_finished_or_foreign_folders(toy_kata, tmp_path):
         runner.resume(done.dir)
     with pytest.raises(UserError, match="not a run folder"):
         runner.resume(tmp_path)
+
+
+def test_data_goes_only_to_katas_that_take_it(toy_kata, tmp_path):
+    import dataclasses
+
+    from deepkata.core.registry import register, unregister
+
+    with pytest.raises(UserError, match="toy takes no --data: its data is generated"):
+        run_toy(toy_kata, tmp_path, data=tmp_path)
+    reader = dataclasses.replace(toy_kata, name="toy-reader", takes_data=True)
+    register(reader)
+    try:
+        with pytest.raises(UserError, match="--data .*nope.csv: no such file or folder"):
+            run_toy(reader, tmp_path, data=tmp_path / "nope.csv")
+        (tmp_path / "prices.csv").write_text("x")
+        res = run_toy(reader, tmp_path, data=tmp_path / "prices.csv")
+        assert json.loads((res.dir / "config.json").read_text())["data"] == str((tmp_path / "prices.csv").resolve())
+        assert res.result["data"] == str((tmp_path / "prices.csv").resolve())
+    finally:
+        unregister("toy-reader")

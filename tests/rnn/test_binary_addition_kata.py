@@ -9,7 +9,6 @@ import pytest
 
 from deepkata.core import records, runner
 from deepkata.core.registry import get_kata
-from deepkata.core.runner import Run
 
 KATA = get_kata("binary-addition")
 
@@ -97,21 +96,11 @@ def test_curriculum_sweep_writes_the_table_figures_and_metrics(tmp_path):
     assert logged[0]["job"] == "1/seed0" and logged[-1]["job"] == "4+clip/seed1"
 
 
-def test_curriculum_sweep_resumes_to_the_same_result(tmp_path, monkeypatch):
+def test_curriculum_sweep_resumes_to_the_same_result(tmp_path, interrupt_at_checkpoint):
     whole = run(tmp_path / "whole", preset="default", sets=TINY_SWEEP)
-    original = Run.save_checkpoint
-    calls = {"n": 0}
-
-    def save_then_maybe_die(self, state):
-        original(self, state)
-        calls["n"] += 1
-        if calls["n"] == 20:  # mid-way through a job of the third setting
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "save_checkpoint", save_then_maybe_die)
+    interrupt_at_checkpoint(20)  # mid-way through a job of the third setting
     with pytest.raises(runner.Interrupted) as e:
         run(tmp_path / "cut", preset="default", sets=TINY_SWEEP, checkpoint_interval=0)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
     resumed = runner.resume(e.value.run_dir, quiet=True)
     assert resumed.result["metrics"] == whole.result["metrics"]
     assert records.read_metrics(resumed.dir / "metrics.jsonl") == records.read_metrics(whole.dir / "metrics.jsonl")

@@ -9,7 +9,6 @@ import pytest
 from deepkata.core import records, runner
 from deepkata.core.errors import ConfigError
 from deepkata.core.registry import get_kata
-from deepkata.core.runner import Run
 
 KATA = get_kata("long-memory")
 TINY = [
@@ -47,21 +46,11 @@ def test_early_stopping_at_the_validation_target(tmp_path):
     assert all(res.result["metrics"][f"T{t}/{c}/steps"] == 20 for t in (6, 12) for c in ("rnn", "lstm", "gru"))
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, interrupt_at_checkpoint):
     whole = run(tmp_path / "whole")
-    original = Run.save_checkpoint
-    calls = {"n": 0}
-
-    def save_then_die(self, state):
-        original(self, state)
-        calls["n"] += 1
-        if calls["n"] == 7:  # inside the second length's training
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "save_checkpoint", save_then_die)
+    interrupt_at_checkpoint(7)  # inside the second length's training
     with pytest.raises(runner.Interrupted) as e:
         run(tmp_path / "cut", checkpoint_interval=0)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
     resumed = runner.resume(e.value.run_dir, quiet=True)
     assert resumed.result["metrics"] == whole.result["metrics"] | {
         k: v for k, v in resumed.result["metrics"].items() if k.endswith("/seconds")

@@ -7,7 +7,6 @@ import pytest
 from deepkata.core import runner
 from deepkata.core.errors import ConfigError
 from deepkata.core.registry import get_kata
-from deepkata.core.runner import Run
 from deepkata.rnn.katas.rnn_options import _observations
 
 KATA = get_kata("rnn-options")
@@ -52,22 +51,12 @@ def test_tiny_run_checks_every_observation(tmp_path):
     assert (res.dir / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, interrupt_at_checkpoint):
     sets = ["settings=baseline,tanh"]
     whole = run(tmp_path / "whole", sets)
-    original = Run.save_checkpoint
-    calls = {"n": 0}
-
-    def save_then_die(self, state):
-        original(self, state)
-        calls["n"] += 1
-        if calls["n"] == 3:  # after epoch 1 of the second job
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Run, "save_checkpoint", save_then_die)
+    interrupt_at_checkpoint(3)  # after epoch 1 of the second job
     with pytest.raises(runner.Interrupted) as e:
         run(tmp_path / "cut", sets, checkpoint_interval=0)
-    monkeypatch.setattr(Run, "save_checkpoint", original)
     assert runner.resume(e.value.run_dir, quiet=True).result["metrics"] == whole.result["metrics"]
 
 

@@ -127,6 +127,8 @@ class Kata:
     presets: Mapping[str, Mapping[str, Any]]
     expectations: tuple[Expectation, ...] = ()
     data: str = "generated"  # where its data comes from, for the kata table
+    takes_data: bool = False  # accepts a data file or folder through --data
+    threads: int | None = None  # PyTorch threads it runs best with (None: PyTorch's default)
 
     def preset_config(self, preset: str) -> Any:
         if preset not in self.presets:
@@ -178,11 +180,13 @@ def register_kata(
     presets: Mapping[str, Mapping[str, Any]],
     expectations: Sequence[Expectation] = (),
     data: str = "generated",
+    takes_data: bool = False,
+    threads: int | None = None,
 ) -> Callable[[Callable[[Any, Any], Outcome]], Callable[[Any, Any], Outcome]]:
     """Decorator form of :func:`register` for a kata's run function."""
 
     def wrap(fn: Callable[[Any, Any], Outcome]) -> Callable[[Any, Any], Outcome]:
-        register(Kata(name, topic, section, description, config, fn, dict(presets), tuple(expectations), data))
+        register(Kata(name, topic, section, description, config, fn, dict(presets), tuple(expectations), data, takes_data, threads))
         return fn
 
     return wrap

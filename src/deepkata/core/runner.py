@@ -51,7 +51,8 @@ class Run:
     - :meth:`save_figure` and :meth:`save_table` write artefacts the report shows;
     - :meth:`checkpoint_due`, :meth:`save_checkpoint` and :meth:`load_checkpoint` make a
       long run resumable: a kata saves its whole state when a checkpoint is due and, on
-      start, continues from :meth:`load_checkpoint` when it returns one.
+      start, continues from :meth:`load_checkpoint` when it returns one;
+    - :attr:`data` is the ``--data`` path, or None for the kata's embedded data.
     """
 
     def __init__(
@@ -63,8 +64,10 @@ class Run:
         seed: int,
         progress: ProgressBoard,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        data: Path | None = None,
     ) -> None:
         self.dir = Path(dir)
+        self.data = data
         self.kata = kata
         self.preset = preset
         self.seed = seed
@@ -181,23 +184,43 @@ def execute(
     quiet: bool = False,
     resume_dir: Path | None = None,
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    data: Path | None = None,
+    threads: int | None = None,
 ) -> RunResult:
-    """Run ``kata`` with ``cfg`` and leave its complete record; see the module docstring."""
+    """Run ``kata`` with ``cfg`` and leave its complete record; see the module docstring.
+
+    ``threads`` sets PyTorch's thread count (default: the kata's preference, else PyTorch's);
+    results are reproducible for a given count.
+    """
     overrides = dict(overrides or {})
+    threads = threads or kata.threads
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    if data is not None:
+        if not kata.takes_data:
+            raise UserError(f"{kata.name} takes no --data: its data is {kata.data}")
+        data = Path(data).resolve()
+        if not data.exists():
+            raise UserError(f"--data {data}: no such file or folder")
     fresh = resume_dir is None
     if fresh:
         run_dir = records.new_run_dir(root, kata.name, seed)
         records.write_json(
             run_dir / records.CONFIG,
-            {"kata": kata.name, "preset": preset, "seed": seed, "overrides": overrides, "config": config_mod.to_dict(cfg)},
-        )
+            {
+                "kata": kata.name, "preset": preset, "seed": seed, "overrides": overrides,
+                "data": None if data is None else str(data), "threads": threads, "config": config_mod.to_dict(cfg),
+            },
+        )  # fmt: skip
         records.write_json(run_dir / records.ENV, records.environment())
     else:
         run_dir = Path(resume_dir)
     started = records.utc_now()
     run = Run(
         run_dir, kata=kata.name, preset=preset, seed=seed,
-        progress=ProgressBoard(enabled=not quiet), checkpoint_interval=checkpoint_interval,
+        progress=ProgressBoard(enabled=not quiet), checkpoint_interval=checkpoint_interval, data=data,
     )  # fmt: skip
     error: str | None = None
     seed_everything(seed)
@@ -222,6 +245,7 @@ def execute(
         "preset": preset,
         "seed": seed,
         "overrides": overrides,
+        "data": None if data is None else str(data),
         "status": "failed" if outcome is None else "completed",
         "error": error,
         "metrics": {} if outcome is None else records.jsonable(outcome.metrics),
@@ -257,7 +281,9 @@ def resume(run_dir: Path, *, quiet: bool = False, checkpoint_interval: float = D
     saved = records.read_json(run_dir / records.CONFIG)
     kata = get_kata(saved["kata"])
     cfg = config_mod.from_dict(kata.config, saved["config"])
+    data = saved.get("data")
     return execute(
         kata, cfg, preset=saved["preset"], seed=int(saved["seed"]), overrides=saved.get("overrides", {}),
-        quiet=quiet, resume_dir=run_dir, checkpoint_interval=checkpoint_interval,
+        quiet=quiet, resume_dir=run_dir, checkpoint_interval=checkpoint_interval, data=None if data is None else Path(data),
+        threads=saved.get("threads"),
     )  # fmt: skip

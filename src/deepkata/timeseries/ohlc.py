@@ -7,8 +7,10 @@ Reads the course's USD/JPY file and files like it:
 - UTF-8 with or without a byte-order mark, or Shift-JIS (CP932), detected;
 - numbers quoted with thousands separators, ``"1,234.5"``.
 
-Every problem is reported on one line naming the file, the line and the column: a missing or
-non-numeric cell, a duplicate date, High < Low, a price that is not positive. Rows out of date
+The caller says which price columns it needs (all four by default; the close alone for a
+close-only model); the others are read when present. Every problem is reported on one line
+naming the file, the line and the column: a missing column or cell, a non-numeric cell, a
+duplicate date, High < Low, a price that is not positive. Rows out of date
 order are sorted, and the series says so. With ``bad_rows="drop"`` the bad rows are dropped
 instead and the series says how many and why. The file itself is only read.
 """
@@ -34,19 +36,22 @@ DATE_FORMATS = ("%Y/%m/%d", "%Y-%m-%d")
 
 @dataclass(frozen=True)
 class OHLC:
-    """A daily series, oldest first: dates strictly increasing, every price positive."""
+    """A daily series, oldest first: dates strictly increasing, every price positive.
+
+    The close is always there; open, high and low are None when the file had no such column.
+    """
 
     dates: np.ndarray  # (N,) datetime64[D]
-    open: np.ndarray  # (N,) float64
-    high: np.ndarray
-    low: np.ndarray
+    open: np.ndarray | None  # (N,) float64
+    high: np.ndarray | None
+    low: np.ndarray | None
     close: np.ndarray
     source: str  # the file it came from, or what generated it
     notes: tuple[str, ...] = ()  # what reading did: encoding, sorting, dropped rows
 
     def __post_init__(self) -> None:
         n = len(self.dates)
-        if any(len(getattr(self, f)) != n for f in PRICES):
+        if any(getattr(self, f) is not None and len(getattr(self, f)) != n for f in PRICES):
             raise ValueError("every column needs one value per date")
         if n > 1 and not np.all(np.diff(self.dates.astype("int64")) > 0):
             raise ValueError("dates must be strictly increasing")
@@ -54,13 +59,21 @@ class OHLC:
     def __len__(self) -> int:
         return len(self.dates)
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f for f in PRICES if getattr(self, f) is not None)
+
     def features(self, names: tuple[str, ...]) -> np.ndarray:
         """The named price columns side by side, (N, F)."""
+        missing = [name for name in names if getattr(self, name) is None]
+        if missing:
+            raise UserError(f"{self.source}: no {', '.join(missing)} column (it has {', '.join(self.columns)})")
         return np.stack([getattr(self, name) for name in names], axis=1)
 
     def head(self, n: int) -> OHLC:
         """The first ``n`` days."""
-        return OHLC(self.dates[:n], *(getattr(self, f)[:n] for f in PRICES), self.source, self.notes)
+        cut = [None if getattr(self, f) is None else getattr(self, f)[:n] for f in PRICES]
+        return OHLC(self.dates[:n], *cut, self.source, self.notes)
 
 
 def decode(raw: bytes, path: Path) -> tuple[str, str]:
@@ -77,8 +90,8 @@ def decode(raw: bytes, path: Path) -> tuple[str, str]:
         raise UserError(f"{path}: byte {e.start}: neither UTF-8 nor Shift-JIS text") from None
 
 
-def _columns(header: list[str], path: Path) -> dict[str, int]:
-    """Field -> position in the header, for the five fields."""
+def _columns(header: list[str], path: Path, require: tuple[str, ...]) -> dict[str, int]:
+    """Field -> position in the header, for the fields found; the required ones must be."""
     found: dict[str, int] = {}
     for i, name in enumerate(header):
         key = name.strip().lstrip("\ufeff")
@@ -87,7 +100,7 @@ def _columns(header: list[str], path: Path) -> dict[str, int]:
             if field in found:
                 raise UserError(f"{path}: line 1: column {name!r}: {field} appears twice in the header")
             found[field] = i
-    missing = [f for f in FIELDS if f not in found]
+    missing = [f for f in ("date", *require) if f not in found]
     if missing:
         raise UserError(
             f"{path}: line 1: missing column(s) {', '.join(missing)}; expected 日付,始値,高値,安値,終値 "
@@ -119,8 +132,12 @@ def _price(text: str) -> float:
     return value
 
 
-def read_ohlc(path: str | Path, *, bad_rows: Literal["error", "drop"] = "error") -> OHLC:
-    """Read and check a daily OHLC CSV file; see the module docstring."""
+def read_ohlc(path: str | Path, *, require: tuple[str, ...] = PRICES, bad_rows: Literal["error", "drop"] = "error") -> OHLC:
+    """Read and check a daily OHLC CSV file; see the module docstring.
+
+    ``require`` names the price columns that must be there; the close always must.
+    """
+    require = tuple(dict.fromkeys((*require, "close")))
     import pandas as pd
 
     path = Path(path)
@@ -138,7 +155,8 @@ def read_ohlc(path: str | Path, *, bad_rows: Literal["error", "drop"] = "error")
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty file, expected a header and daily rows") from None
     header = [str(h) for h in table.iloc[0]]
-    where = _columns(header, path)
+    where = _columns(header, path, require)
+    present = tuple(f for f in PRICES if f in where)
     rows: list[tuple[int, dt.date, tuple[float, ...]]] = []
     problems: list[str] = []
     seen: dict[dt.date, int] = {}
@@ -149,13 +167,13 @@ def read_ohlc(path: str | Path, *, bad_rows: Literal["error", "drop"] = "error")
         try:
             problem_col = "date"
             date = _date(values[where["date"]])
-            prices = []
-            for field in PRICES:
+            prices = {}
+            for field in present:
                 problem_col = field
-                prices.append(_price(values[where[field]]))
+                prices[field] = _price(values[where[field]])
             problem_col = "high"
-            if prices[1] < prices[2]:
-                raise ValueError(f"High {prices[1]:g} < Low {prices[2]:g}")
+            if "high" in prices and "low" in prices and prices["high"] < prices["low"]:
+                raise ValueError(f"High {prices['high']:g} < Low {prices['low']:g}")
             problem_col = "date"
             if date in seen:
                 raise ValueError(f"duplicate date {date.isoformat()} (first on line {seen[date]})")
@@ -166,7 +184,7 @@ def read_ohlc(path: str | Path, *, bad_rows: Literal["error", "drop"] = "error")
             problems.append(message)
             continue
         seen[date] = i
-        rows.append((i, date, tuple(prices)))
+        rows.append((i, date, tuple(prices[f] for f in present)))
     if not rows:
         raise UserError(f"{path}: no valid rows under the header")
     notes = [f"read {path} ({encoding}), {len(rows):,} days"]
@@ -177,10 +195,11 @@ def read_ohlc(path: str | Path, *, bad_rows: Literal["error", "drop"] = "error")
         moved = sum(1 for k, j in enumerate(order) if k != j)
         notes.append(f"dates were out of order: sorted ({moved} rows moved)")
         rows = [rows[k] for k in order]
-    prices_by_field = np.array([r[2] for r in rows], dtype=np.float64)  # (N, 4)
+    table_values = np.array([r[2] for r in rows], dtype=np.float64)  # (N, columns present)
+    column = {f: table_values[:, k] for k, f in enumerate(present)}
     return OHLC(
         np.array([r[1] for r in rows], dtype="datetime64[D]"),
-        *(prices_by_field[:, k] for k in range(4)),
+        *(column.get(f) for f in PRICES),
         source=str(path),
         notes=tuple(notes),
     )

@@ -65,7 +65,6 @@ class RNNOptionsConfig(KataConfig):
     adam_lr: float = param(0.001, "learning rate of Adam (Keras' default)", gt=0)
     seeds: int = param(3, "seeds per setting: seed, seed+1, ...", gt=0, le=100)
     settings: tuple[Literal["baseline", "units128", "sigmoid", "tanh", "adam", "dropout"], ...] = param(SETTING_IDS, "settings to run; observations need the baseline")
-    threads: int = param(1, "PyTorch threads (1 is fastest for batches of 2)", gt=0)
 
     def validate(self) -> None:
         from deepkata.core.errors import ConfigError
@@ -182,9 +181,9 @@ def _observations(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
         Expectation("the baseline learns: final bit accuracy above 90%", "baseline/bit_accuracy_final", ">=", 0.9, presets=("default", "full")),
         Expectation("at least four of the notes' five observations reproduce", "observations/reproduced", ">=", 4, presets=("default", "full")),
     ],
+    threads=1,  # batches of 2 run fastest on one thread
 )
 def run(cfg: RNNOptionsConfig, run: Run) -> Outcome:
-    torch.set_num_threads(cfg.threads)
     settings = [s for s in SETTINGS if s.id in cfg.settings]
     seeds = [run.seed + k for k in range(cfg.seeds)]
     state = run.load_checkpoint() or {"done": {}, "current": None}

@@ -1,0 +1,277 @@
+"""Kata ``fx-forecast``: the course's USD/JPY LSTM, compared honestly with "tomorrow = today".
+
+The default preset is the course's setup (../shared/curriculum/000): the close only, the first
+80% of days for training, a min-max scaler fitted on them, windows of 50, an LSTM of 50 units,
+Adam, MSE, batches of 32, 30 epochs, the next day's close. The test period is scored once, in
+yen, against persistence, drift and a moving average on exactly the same days, with a
+Diebold-Mariano test of the model against persistence.
+
+Without ``--data`` it runs on a generated series (:mod:`deepkata.timeseries.synthetic`) and
+says so; ``--data $DEEPKATA_DATA/fx/usd_jpy.csv`` runs it on the course's file. The trained
+forecaster is saved as ``forecaster.pt`` for ``deepkata forecast``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.plots import figure
+from deepkata.core.registry import Expectation, Outcome, register_kata
+from deepkata.core.runner import Run
+from deepkata.timeseries import baselines, forecast
+from deepkata.timeseries.metrics import diebold_mariano, scores
+from deepkata.timeseries.ohlc import OHLC, PRICES, read_ohlc
+from deepkata.timeseries.synthetic import synthetic_ohlc
+from deepkata.timeseries.windows import prepare, split_point
+
+FEATURES = {"close": ("close",), "ohlc": PRICES}
+
+
+@dataclass(frozen=True)
+class FXForecastConfig(KataConfig):
+    cell: Literal["rnn", "gru", "lstm"] = param("lstm", "recurrent cell (the course says LSTM; its notebook ran a plain RNN)")
+    features: Literal["close", "ohlc"] = param("close", "inputs: the close, or open, high, low and close")
+    target: Literal["level", "log-return"] = param("level", "forecast the close itself, or its log-return")
+    horizon: int = param(1, "forecast the close this many trading days ahead", ge=1, le=60)
+    window: int = param(50, "days per input window", ge=2, le=500)
+    hidden: int = param(50, "units of the recurrent layer", gt=0, le=1024)
+    batch: int = param(32, "windows per step", gt=0)
+    lr: float = param(0.001, "Adam learning rate", gt=0)
+    epochs: int = param(30, "passes over the training windows", gt=0, le=1000)
+    train_fraction: float = param(0.8, "share of the days, oldest first, for training", gt=0, lt=1)
+    valid_fraction: float = param(0.0, "share of the training windows, at its end, held out for early stopping (0: none)", ge=0, lt=0.5)
+    patience: int = param(5, "epochs without a better validation loss before stopping", gt=0)
+    refit_every: int = param(0, "walk-forward: re-fit from scratch every k test days (0: one fit)", ge=0)
+    ma_days: int = param(5, "days of the moving-average baseline", gt=0)
+    bad_rows: Literal["error", "drop"] = param("error", "a bad row in --data: stop with an error, or drop it and say so")
+    synthetic_days: int = param(2925, "days of the generated series used without --data", ge=200)
+
+    def validate(self) -> None:
+        if self.window <= self.ma_days - 1:
+            raise ConfigError(f"window {self.window} must cover the moving average's {self.ma_days} days")
+
+
+def _series(cfg: FXForecastConfig, run: Run) -> OHLC:
+    if run.data is None:
+        return synthetic_ohlc(run.seed, cfg.synthetic_days)
+    return read_ohlc(run.data, require=FEATURES[cfg.features], bad_rows=cfg.bad_rows)
+
+
+# --- the kata --------------------------------------------------------------------------------------
+
+
+@register_kata(
+    name="fx-forecast",
+    topic="timeseries",
+    section="Day 3 · RNN exercise: USD/JPY forecasting",
+    description="the course's USD/JPY LSTM against persistence, drift and a moving average, with a Diebold-Mariano test",
+    config=FXForecastConfig,
+    presets={
+        "smoke": {"epochs": 6, "window": 20, "hidden": 16, "synthetic_days": 1200, "lr": 0.01},
+        "default": {},
+        "full": {"valid_fraction": 0.1, "epochs": 100, "patience": 10, "refit_every": 120},
+    },
+    expectations=[
+        Expectation("training loss falls", "train/loss_last", "<=", "train/loss_first"),
+        Expectation("the forecast tracks the price: RMSE within 2x persistence's", "test/rmse_ratio", "<=", 2.0, presets=("smoke",)),
+        Expectation("the forecast tracks the price: RMSE within 1.5x persistence's", "test/rmse_ratio", "<=", 1.5, presets=("default", "full")),
+        Expectation("yet the course's setup does not significantly beat persistence (a random walk's best forecast)", "test/beats_persistence", "<=", 0, presets=("default",)),
+    ],
+    data="a generated USD/JPY-like daily series (synthetic); --data reads an OHLC CSV such as $DEEPKATA_DATA/fx/usd_jpy.csv",
+    takes_data=True,
+    threads=1,  # an LSTM of 50 units on batches of 32 runs fastest on one thread
+)
+def run(cfg: FXForecastConfig, run: Run) -> Outcome:
+    series = _series(cfg, run)
+    setup = forecast.Setup(cfg.cell, FEATURES[cfg.features], cfg.target, cfg.window, cfg.horizon, cfg.hidden)
+    features, close = series.features(setup.features), series.close
+    n = len(series)
+    try:
+        n_train = split_point(n, cfg.train_fraction)
+    except ValueError as e:
+        raise ConfigError(f"train_fraction: {e}") from None
+    if n_train - cfg.window - cfg.horizon < 2 * cfg.batch:
+        raise ConfigError(f"{series.source}: {n} days leave too few training windows of {cfg.window} days")
+    state = run.load_checkpoint() or {"folds": [], "current": None}
+    # one fit, or walk-forward folds of refit_every target days each
+    step = cfg.refit_every or (n - n_train)
+    starts = list(range(n_train, n, step))
+    fold_results: list[dict[str, Any]] = state["folds"]
+    trainer = None
+    with run.bar(f"fx-forecast: {len(starts)} fit(s) x {cfg.epochs} epochs", len(starts) * cfg.epochs) as bar:
+        for k, start in enumerate(starts):
+            stop = min(start + step, n)
+            prepared = prepare(
+                features, close, n_train=start, window=cfg.window, horizon=cfg.horizon, target=cfg.target,
+                valid_fraction=cfg.valid_fraction, test_stop=stop,
+            )  # fmt: skip
+            trainer = forecast.ForecastTrainer(setup, cfg.batch, cfg.lr, run.seed)
+            if k < len(fold_results):
+                bar.advance(cfg.epochs)
+                if k == len(starts) - 1:
+                    trainer.load_state_dict(fold_results[k]["trainer"])
+                continue
+            fold = _fit(cfg, run, trainer, prepared, close, k, state, bar)
+            fold_results.append(fold)
+            state["current"] = None
+            run.save_checkpoint(state)
+    assert trainer is not None
+    last = prepare(features, close, n_train=starts[-1], window=cfg.window, horizon=cfg.horizon, target=cfg.target)
+    forecast.save(run.dir / "forecaster.pt", trainer, last.scaler, last.target_scaler, series)
+    return _evaluate(cfg, run, series, fold_results, n_train)
+
+
+def _fit(
+    cfg: FXForecastConfig,
+    run: Run,
+    trainer: forecast.ForecastTrainer,
+    prepared: Any,
+    close: np.ndarray,
+    fold: int,
+    state: dict[str, Any],
+    bar: Any,
+) -> dict[str, Any]:
+    """Train one fold (resuming it if the checkpoint holds it); its test forecasts in yen."""
+    best: dict[str, Any] = {"loss": float("inf"), "weights": None, "epoch": 0}
+    current = state.get("current")
+    if current is not None and current["fold"] == fold:
+        trainer.load_state_dict(current["trainer"])
+        best = current["best"]
+    bar.advance(trainer.epoch)
+    while trainer.epoch < cfg.epochs:
+        entry = trainer.train_epoch(prepared.train, prepared.valid)
+        logged = {"train/loss": entry["train_loss"]} | ({"valid/loss": entry["valid_loss"]} if "valid_loss" in entry else {})
+        run.log(trainer.epoch, logged, fold=fold)
+        bar.advance()
+        stop_early = False
+        if "valid_loss" in entry:
+            if entry["valid_loss"] < best["loss"]:
+                best = {"loss": entry["valid_loss"], "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()}, "epoch": trainer.epoch}
+            stop_early = trainer.epoch - best["epoch"] >= cfg.patience
+        state["current"] = {"fold": fold, "trainer": trainer.state_dict(), "best": best}
+        run.save_checkpoint(state)  # every epoch, atomically
+        if stop_early:
+            bar.advance(cfg.epochs - trainer.epoch)
+            break
+    if best["weights"] is not None:
+        trainer.model.load_state_dict(best["weights"])  # early stopping keeps the best epoch
+    test = prepared.test
+    scaled = trainer.predict(test.x)
+    return {
+        "origins": test.origins,
+        "forecast": prepared.target_scaler.to_price(scaled, close[test.origins]),
+        "history": trainer.history,
+        "best_epoch": best["epoch"] or trainer.epoch,
+        "trainer": trainer.state_dict(),
+    }
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[str, Any]], n_train: int) -> Outcome:
+    close, h = series.close, cfg.horizon
+    origins = np.concatenate([f["origins"] for f in folds])
+    model = np.concatenate([f["forecast"] for f in folds])
+    actual, today = close[origins + h], close[origins]
+    forecasts = {
+        cfg.cell.upper(): model,
+        "persistence": baselines.persistence(close, origins, h),
+        "drift": baselines.drift(close, origins, h),
+        f"moving average ({cfg.ma_days} days)": baselines.moving_average(close, origins, h, cfg.ma_days),
+    }
+    table = {name: scores(f, actual, today) for name, f in forecasts.items()}
+    persistence_scores = table["persistence"]
+    persistence_scores["directional_accuracy"] = None  # it never forecasts a move
+    dm = diebold_mariano(model - actual, forecasts["persistence"] - actual, horizon=h)
+    ratio = table[cfg.cell.upper()]["rmse"] / persistence_scores["rmse"]
+    history = [e for f in folds for e in f["history"]]
+    metrics: dict[str, Any] = {
+        "train/epochs": sum(len(f["history"]) for f in folds),
+        "train/loss_first": history[0]["train_loss"],
+        "train/loss_last": folds[-1]["history"][-1]["train_loss"],
+        "test/days": len(origins),
+        "test/rmse_ratio": ratio,
+        "test/beats_persistence": int(ratio < 1 and dm.p_value < 0.05),  # lower RMSE, significantly
+        "test/dm_statistic": dm.statistic,
+        "test/dm_p_value": dm.p_value,
+    }
+    keys = {cfg.cell.upper(): "model", "persistence": "persistence", "drift": "drift"}
+    for name, s in table.items():
+        key = keys.get(name, "moving_average")
+        for metric, value in s.items():
+            metrics[f"test/{key}/{metric}"] = value
+    rows = [{"forecast": name, **{k: s[k] for k in ("rmse", "mae", "mape", "directional_accuracy")}} for name, s in table.items()]
+    for r in rows:
+        r["mape"] = None if r["mape"] is None else f"{r['mape']:.3f}%"
+        r["directional_accuracy"] = None if r["directional_accuracy"] is None else f"{r['directional_accuracy']:.1%}"
+    metrics_table = run.save_table("test_scores", rows, "Test-period errors in yen, every forecast on the same days")
+    run.save_figure(_forecast_figure(series, origins, h, forecasts, cfg), "forecast", "Test period: actual close, the model's forecast and persistence")
+    run.save_figure(_residual_figure(model - actual, forecasts["persistence"] - actual, cfg), "residuals", "Forecast errors on the test days")
+    run.save_figure(_training_figure(folds), "training", "Training (and validation) loss per epoch")
+    sentence = _verdict(cfg, ratio, dm, table)
+    data_line = f"Data: {series.source}" + (" — **synthetic, not market data**." if run.data is None else ".") + " " + " ".join(series.notes)
+    setup_line = (
+        f"Setup: {cfg.cell.upper()} with {cfg.hidden} units on windows of {cfg.window} days of {', '.join(FEATURES[cfg.features])}, "
+        f"target {cfg.target} {h} day(s) ahead; {n_train:,} training days up to {series.dates[n_train - 1]}, "
+        f"{len(origins):,} test days from {series.dates[origins[0] + h]} to {series.dates[origins[-1] + h]}"
+        + (f"; walk-forward, re-fit every {cfg.refit_every} days ({len(folds)} fits)." if cfg.refit_every else "; one fit.")
+    )
+    sections = [
+        ("Test scores", metrics_table + f"\n\nDiebold–Mariano (HLN-corrected, squared error), {cfg.cell.upper()} against persistence: "
+         f"statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (negative: the model's errors are smaller)."),
+        ("Data and setup", data_line + "\n\n" + setup_line),
+    ]  # fmt: skip
+    return Outcome(metrics, sentence, sections)
+
+
+def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict[str, Any]]) -> str:
+    name = cfg.cell.upper()
+    model_rmse, naive_rmse = table[name]["rmse"], table["persistence"]["rmse"]
+    change = abs(1 - ratio)
+    if ratio < 1 and dm.p_value < 0.05:
+        verdict = f"The {name} beats persistence: its RMSE is {change:.1%} lower ({model_rmse:.4g} vs {naive_rmse:.4g} yen), and the difference is significant (Diebold–Mariano p = {dm.p_value:.3g})."
+    elif ratio < 1:
+        verdict = f"The {name} does not reliably beat persistence: its RMSE is {change:.1%} lower ({model_rmse:.4g} vs {naive_rmse:.4g} yen), but the difference is not significant (Diebold–Mariano p = {dm.p_value:.3g})."
+    else:
+        verdict = f"The {name} does not beat persistence: its RMSE is {change:.1%} higher ({model_rmse:.4g} vs {naive_rmse:.4g} yen; Diebold–Mariano p = {dm.p_value:.3g})."
+    return verdict + " Tomorrow's close is mostly today's close; a chart where the forecast hugs the price shows exactly that, not skill."
+
+
+def _forecast_figure(series: OHLC, origins: np.ndarray, h: int, forecasts: dict[str, np.ndarray], cfg: FXForecastConfig) -> Any:
+    fig, ax = figure(1, 1, width=10, height=4.5)
+    days = series.dates[origins + h]
+    ax.plot(days, series.close[origins + h], color="k", lw=1.2, label="actual close")
+    ax.plot(days, forecasts[cfg.cell.upper()], color="tab:red", lw=0.9, label=f"{cfg.cell.upper()} forecast")
+    ax.plot(days, forecasts["persistence"], color="tab:blue", lw=0.8, ls="--", label="persistence (tomorrow = today)")
+    ax.set(ylabel="close (yen)", title="Test period")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _residual_figure(model_err: np.ndarray, naive_err: np.ndarray, cfg: FXForecastConfig) -> Any:
+    fig, ax = figure(1, 1, width=6.4, height=4.0)
+    bins = np.linspace(min(model_err.min(), naive_err.min()), max(model_err.max(), naive_err.max()), 50)
+    ax.hist(naive_err, bins=bins, alpha=0.6, label="persistence", color="tab:blue")
+    ax.hist(model_err, bins=bins, alpha=0.6, label=cfg.cell.upper(), color="tab:red")
+    ax.set(xlabel="forecast - actual (yen)", ylabel="days", title="Errors on the test days")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _training_figure(folds: list[dict[str, Any]]) -> Any:
+    fig, ax = figure(1, 1, width=6.4, height=4.0)
+    for k, f in enumerate(folds):
+        epochs = [e["epoch"] for e in f["history"]]
+        label = "" if len(folds) == 1 else f" (fit {k + 1})"
+        ax.plot(epochs, [e["train_loss"] for e in f["history"]], color="tab:blue", alpha=0.8, label="train" + label if k in (0, len(folds) - 1) else None)
+        if "valid_loss" in f["history"][0]:
+            ax.plot(epochs, [e["valid_loss"] for e in f["history"]], color="tab:orange", alpha=0.8, label="validation" + label if k in (0, len(folds) - 1) else None)
+    ax.set(xlabel="epoch", ylabel="MSE (scaled)", yscale="log", title="Training")
+    ax.legend(fontsize=8)
+    return fig
+
