@@ -108,12 +108,14 @@ class Outcome:
     ``summary`` says in a few sentences what happened and how it compares with the baseline
     or the curriculum's figures; ``sections`` are (heading, markdown) pairs, such as tables.
     Figures and tables saved through the :class:`~deepkata.core.runner.Run` are added to the
-    report by the platform.
+    report by the platform. ``metrics`` are reproducible (the same seed gives the same
+    values); wall-clock measurements go in ``timings``, which are not.
     """
 
     metrics: dict[str, float | int | None]
     summary: str
     sections: list[tuple[str, str]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ def run_report(
     if result["metrics"]:
         out += ["", "## Final metrics", ""]
         out.append(markdown_table([{"metric": k, "value": v} for k, v in result["metrics"].items()]))
+    if result.get("timings"):
+        out += ["", "## Timings", "", "Wall-clock seconds on this machine; unlike the metrics, they vary between runs.", ""]
+        out.append(markdown_table([{"timing": k, "seconds": v} for k, v in result["timings"].items()]))
     out += ["", "## Configuration", ""]
     out.append(
         markdown_table(

@@ -249,6 +249,7 @@ def execute(
         "status": "failed" if outcome is None else "completed",
         "error": error,
         "metrics": {} if outcome is None else records.jsonable(outcome.metrics),
+        "timings": {} if outcome is None else records.jsonable(outcome.timings),
         "expectations": [],
         "wall_time_s": round(run.elapsed(), 3),
         "started_utc": started.isoformat(timespec="seconds"),

@@ -295,7 +295,7 @@ def _outcome(
             for k in ("diverged", "diverged_at", "steps", "grad_norm_max", "test_mse"):
                 metrics[f"{key}/{k}"] = job[k]
         else:
-            for k in ("test_mse", "steps", "seconds"):
+            for k in ("test_mse", "steps"):
                 metrics[f"{key}/{k}"] = job[k]
     rows = []
     for length in cfg.lengths:
@@ -314,7 +314,8 @@ def _outcome(
     if explode:
         run.save_figure(_explode_figure(cfg, explode), "exploding_gradients", "Gradient norm per SGD step, without and with clipping")
         sections.append(("Exploding gradients", _explode_text(cfg, explode)))
-    return Outcome(metrics, _summary(cfg, done, explode), sections)
+    timings = {f"{key}/seconds": job["seconds"] for key, job in done.items() if "seconds" in job}
+    return Outcome(metrics, _summary(cfg, done, explode), sections, timings)
 
 
 def _table_note(cfg: LongMemoryConfig) -> str:

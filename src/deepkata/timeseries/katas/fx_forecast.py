@@ -13,6 +13,7 @@ forecaster is saved as ``forecaster.pt`` for ``deepkata forecast``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -143,7 +144,9 @@ def _fit(
         best = current["best"]
     bar.advance(trainer.epoch)
     while trainer.epoch < cfg.epochs:
+        started = time.perf_counter()
         entry = trainer.train_epoch(prepared.train, prepared.valid)
+        entry["seconds"] = time.perf_counter() - started
         logged = {"train/loss": entry["train_loss"]} | ({"valid/loss": entry["valid_loss"]} if "valid_loss" in entry else {})
         run.log(trainer.epoch, logged, fold=fold)
         bar.advance()
@@ -226,7 +229,8 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
          f"statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (negative: the model's errors are smaller)."),
         ("Data and setup", data_line + "\n\n" + setup_line),
     ]  # fmt: skip
-    return Outcome(metrics, sentence, sections)
+    timings = {"train/seconds_per_epoch": float(np.mean([e["seconds"] for e in history]))}
+    return Outcome(metrics, sentence, sections, timings)
 
 
 def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict[str, Any]]) -> str:
