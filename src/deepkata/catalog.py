@@ -8,10 +8,12 @@ The platform core never imports a topic; :func:`deepkata.core.registry.load_kata
 KATA_MODULES: tuple[str, ...] = (
     "deepkata.rnn.katas",
     "deepkata.timeseries.katas",
+    "deepkata.nlp.katas",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
 # is a typer command (annotated parameters, a docstring for --help)
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("forecast", "deepkata.timeseries.commands:forecast"),
+    ("translate", "deepkata.nlp.commands:translate"),
 )

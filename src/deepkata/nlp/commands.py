@@ -1,0 +1,37 @@
+"""``deepkata translate``: English to Japanese with a trained translate run's model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deepkata.core import records
+from deepkata.core.errors import UserError
+from deepkata.nlp.decode import translate_ids
+from deepkata.nlp.experiment import load_translator
+from deepkata.nlp.tokenize import join_japanese, tokenize_english
+
+
+def translate(
+    run_dir: Annotated[Path, typer.Option("--run", help="A finished translate run folder.")],
+    text: Annotated[list[str] | None, typer.Argument(help="Sentences to translate; none: read stdin, a sentence a line.")] = None,
+    greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding instead of beam search.")] = False,
+    beam: Annotated[int, typer.Option("--beam", min=1, help="Beam size.")] = 5,
+) -> None:
+    """Translate English sentences into Japanese; unknown words show as <unk>."""
+    path = run_dir / "translator.pt"
+    if not (run_dir / records.CONFIG).is_file():
+        raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no translator.pt; only finished translate runs have one")
+    model, (src_vocab, tgt_vocab), _, _ = load_translator(path)
+    lines = text if text else [line for line in sys.stdin.read().splitlines() if line.strip()]
+    if not lines:
+        raise UserError("nothing to translate: give sentences as arguments or on stdin")
+    sources = [src_vocab.encode(tokenize_english(line)) for line in lines]
+    outputs = translate_ids(model, sources, method="greedy" if greedy else "beam", beam=beam)
+    for ids in outputs:
+        print(join_japanese(tgt_vocab.decode(ids)))

@@ -1,0 +1,70 @@
+"""Parallel corpora: the small_parallel_enja files, and a generated toy task that ships.
+
+small_parallel_enja (Matsuzaki; odashi/small_parallel_enja on GitHub) holds 50,000 English-
+Japanese sentence pairs of 4 to 16 words from the Tanaka corpus, pre-tokenized (English
+lowercased; Japanese segmented by KyTea), one sentence a line: ``train``, ``dev`` (500) and
+``test`` (500), ``.en`` and ``.ja``, line i of one the translation of line i of the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepkata.core.data import RemoteDataset
+from deepkata.core.errors import UserError
+
+Pair = tuple[list[str], list[str]]  # (source tokens, target tokens)
+
+SMALL_PARALLEL_ENJA = RemoteDataset(
+    folder="small_parallel_enja",
+    base_url="https://raw.githubusercontent.com/odashi/small_parallel_enja/312408a11c5fbcbc09443bebb18121f7efdcd61e/",
+    files={
+        "train.en": "148b05dcd28638fe20ee84f2b1127001c80982be352007dda241fb759adadc76",
+        "train.ja": "fc81a1434349ec98a449d7ae9cd2530057f689637684ecfed3501ea6a8a07ecc",
+        "dev.en": "04a2673449770657fd5e3b963cb856be3130923212b6db8ac7eaeef18f06c041",
+        "dev.ja": "cd534f56b8639dc130f86a365e5ec0aa70042000bdd740a622fbbf8b6be4acca",
+        "test.en": "45edb380749ec2b49cca7618fc5a7595fc9f791180672ba466b90c873a4aa8bf",
+        "test.ja": "d37dc460a81b064e4106c8913eb11fa300da05cf3f58a7a5bbfec7e20947ddef",
+    },
+    description="small_parallel_enja: train, dev and test, .en and .ja",
+)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    train: list[Pair]
+    dev: list[Pair]
+    test: list[Pair]
+    source: str  # where it came from
+    src_lang: str = "en"
+    tgt_lang: str = "ja"
+
+
+def read_lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: byte {e.start}: not UTF-8 text") from None
+    return text.splitlines()
+
+
+def read_split(folder: Path, split: str, src: str = "en", tgt: str = "ja") -> list[Pair]:
+    """The pairs of one split; both files must have the same number of lines, none empty."""
+    src_path, tgt_path = folder / f"{split}.{src}", folder / f"{split}.{tgt}"
+    src_lines, tgt_lines = read_lines(src_path), read_lines(tgt_path)
+    if len(src_lines) != len(tgt_lines):
+        raise UserError(f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}; they must pair up")
+    pairs = []
+    for i, (s, t) in enumerate(zip(src_lines, tgt_lines), start=1):
+        for path, line in ((src_path, s), (tgt_path, t)):
+            if not line.strip():
+                raise UserError(f"{path}: line {i}: empty line, expected a tokenized sentence")
+        pairs.append((s.split(), t.split()))
+    return pairs
+
+
+def read_corpus(folder: Path) -> Corpus:
+    return Corpus(*(read_split(folder, split) for split in ("train", "dev", "test")), source=str(folder))

@@ -1,0 +1,119 @@
+"""Decoding a translation: greedy, and beam search with a length penalty, batched.
+
+Any model with ``start(src, src_pad) -> state`` and ``step(state, token) -> (logits, state)``
+decodes here, its state a tuple of tensors whose first axis is the batch, so beams are kept by
+indexing that axis. Beam search keeps the K best prefixes of each sentence by total
+log-probability; a prefix that has produced </s> stays, extended by <pad> at no cost. Among the
+finished beams the winner maximizes the GNMT score (Wu et al., 2016):
+
+    score = log p(y) / lp(|y|),     lp(n) = ((5 + n) / 6)^alpha
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+
+from deepkata.nlp.batching import pad
+from deepkata.nlp.vocab import Vocab
+
+State = tuple[torch.Tensor, ...]
+
+
+def _select(state: State, index: torch.Tensor) -> State:
+    return tuple(t[index] for t in state)
+
+
+def max_length(src: torch.Tensor, src_pad: torch.Tensor, cap: int) -> int:
+    """Decode at most 1.5 x the longest source + 10 tokens, and never beyond ``cap``."""
+    return min(cap, int(1.5 * int((~src_pad).sum(dim=1).max())) + 10)
+
+
+@torch.no_grad()
+def greedy(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int) -> list[list[int]]:
+    """The most probable next token at every step, until </s> or ``max_len``."""
+    state = model.start(src, src_pad)
+    out = torch.full((src.shape[0], 0), Vocab.pad, dtype=torch.long)
+    done = torch.zeros(src.shape[0], dtype=torch.bool)
+    token = None
+    for _ in range(max_len):
+        logits, state = model.step(state, token)
+        token = logits.argmax(dim=-1).masked_fill(done, Vocab.pad)
+        out = torch.cat([out, token[:, None]], dim=1)
+        done |= token == Vocab.eos
+        if done.all():
+            break
+    return [_strip(row) for row in out.tolist()]
+
+
+@torch.no_grad()
+def beam_search(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int, beam: int = 5, alpha: float = 0.6) -> list[list[int]]:
+    """The best of ``beam`` hypotheses per sentence under the length-penalized score."""
+    batch = src.shape[0]
+    state = _select(model.start(src, src_pad), torch.arange(batch).repeat_interleave(beam))  # (B*K, ...)
+    scores = torch.full((batch, beam), float("-inf"))
+    scores[:, 0] = 0.0  # all beams start equal: keep one
+    tokens = torch.full((batch * beam, 0), Vocab.pad, dtype=torch.long)
+    finished = torch.zeros(batch * beam, dtype=torch.bool)
+    lengths = torch.zeros(batch * beam)
+    token = None
+    for _ in range(max_len):
+        logits, state = model.step(state, token)
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
+        vocab = logp.shape[1]
+        # a finished beam continues with <pad> only, at no cost
+        logp[finished] = float("-inf")
+        logp[finished, Vocab.pad] = 0.0
+        total = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
+        scores, flat = total.topk(beam, dim=1)  # (B, K)
+        origin = (torch.arange(batch)[:, None] * beam + flat // vocab).view(-1)  # which beam each came from
+        token = (flat % vocab).view(-1)
+        state = _select(state, origin)
+        tokens = torch.cat([tokens[origin], token[:, None]], dim=1)
+        was_done = finished[origin]
+        lengths = lengths[origin] + (~was_done).float()
+        finished = was_done | (token == Vocab.eos)
+        if finished.all():
+            break
+    # lp(n) = ((5 + n) / 6)^alpha; unfinished beams compete as they stand
+    penalized = scores.view(-1) / ((5.0 + lengths) / 6.0) ** alpha
+    best = penalized.view(batch, beam).argmax(dim=1) + torch.arange(batch) * beam
+    return [_strip(tokens[i].tolist()) for i in best.tolist()]
+
+
+def _strip(ids: list[int]) -> list[int]:
+    """Ids up to </s>, without it and without padding."""
+    out = []
+    for i in ids:
+        if i == Vocab.eos:
+            break
+        if i != Vocab.pad:
+            out.append(i)
+    return out
+
+
+def translate_ids(
+    model: Any,
+    sources: Sequence[Sequence[int]],
+    *,
+    method: Literal["greedy", "beam"] = "greedy",
+    beam: int = 5,
+    alpha: float = 0.6,
+    batch_size: int = 64,
+    cap: int = 200,
+) -> list[list[int]]:
+    """Decode every source, in batches of similar length; results in the input order."""
+    model.eval()
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    out: list[list[int]] = [[] for _ in sources]
+    for k in range(0, len(order), batch_size):
+        chunk = order[k : k + batch_size]
+        src = pad([sources[i] for i in chunk])
+        src_pad = src == Vocab.pad
+        limit = max_length(src, src_pad, cap)
+        hyps = greedy(model, src, src_pad, limit) if method == "greedy" else beam_search(model, src, src_pad, limit, beam, alpha)
+        for i, h in zip(chunk, hyps):
+            out[i] = h
+    return out

@@ -1,0 +1,106 @@
+"""Training a translation model: token-budget batches, label smoothing, warmup, clipping, resume.
+
+    loss = cross-entropy with label smoothing eps over the non-<pad> target tokens
+    lr(step) = lr_max min(step / warmup, sqrt(warmup / step))     (warmup 0: constant lr_max)
+
+The inverse-square-root schedule is Vaswani et al.'s, written with its peak lr_max reached at
+step ``warmup``. Each epoch's batches come from a generator seeded by (seed, epoch), so an
+epoch interrupted after k batches resumes by rebuilding the same batches and skipping k; the
+global RNG (dropout) is saved with the rest, so a resumed run ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepkata.nlp.batching import Batch, batches
+from deepkata.nlp.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class Schedule:
+    lr: float = 5e-4  # peak learning rate
+    warmup: int = 4000  # steps to reach it; 0 keeps it constant
+    label_smoothing: float = 0.1
+    clip: float = 1.0  # global gradient norm; 0 turns clipping off
+    max_tokens: int = 4096  # padded target tokens per batch
+    betas: tuple[float, float] = (0.9, 0.98)
+
+    def lr_at(self, step: int) -> float:
+        if self.warmup == 0:
+            return self.lr
+        # lr_max min(step / warmup, sqrt(warmup / step))
+        return self.lr * min(step / self.warmup, math.sqrt(self.warmup / step))
+
+
+def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
+    logits = model(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, V)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), ignore_index=Vocab.pad, label_smoothing=label_smoothing
+    )
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, schedule: Schedule, seed: int) -> None:
+        self.model, self.schedule, self.seed = model, schedule, seed
+        self.opt = torch.optim.Adam(model.parameters(), lr=schedule.lr_at(1), betas=schedule.betas, eps=1e-9)
+        self.step = 0  # optimizer steps so far
+        self.epoch = 0  # completed epochs
+        self.batch_in_epoch = 0  # batches of the current epoch already taken
+        self.epoch_loss = [0.0, 0]  # sum of token losses, tokens, in the current epoch
+
+    def epoch_batches(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> list[Batch]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return list(batches(src, tgt, self.schedule.max_tokens, g))
+
+    def train_epoch(
+        self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], on_batch: Callable[[int, int], None] = lambda done, total: None
+    ) -> dict[str, float]:
+        """Finish the current epoch; ``on_batch(done, total)`` after each batch (checkpoint there)."""
+        self.model.train()
+        todo = self.epoch_batches(src, tgt)
+        started, tokens = time.perf_counter(), 0
+        for batch in todo[self.batch_in_epoch :]:
+            self.step += 1
+            for group in self.opt.param_groups:
+                group["lr"] = self.schedule.lr_at(self.step)
+            loss = batch_loss(self.model, batch, self.schedule.label_smoothing)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training diverged at step {self.step}: the loss is {loss.item()}")
+            self.opt.zero_grad()
+            loss.backward()
+            if self.schedule.clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.schedule.clip)
+            self.opt.step()
+            n = batch.target_tokens
+            self.epoch_loss[0] += loss.item() * n
+            self.epoch_loss[1] += n
+            tokens += n
+            self.batch_in_epoch += 1
+            on_batch(self.batch_in_epoch, len(todo))
+        seconds = time.perf_counter() - started
+        result = {"loss": self.epoch_loss[0] / max(self.epoch_loss[1], 1), "tokens_per_s": tokens / max(seconds, 1e-9), "seconds": seconds}
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.epoch_loss = [0.0, 0]
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step, "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch, "epoch_loss": list(self.epoch_loss), "rng": torch.get_rng_state(),
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.epoch, self.batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        self.epoch_loss = list(state["epoch_loss"])
+        torch.set_rng_state(state["rng"])

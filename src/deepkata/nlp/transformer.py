@@ -1,0 +1,177 @@
+"""The Transformer encoder-decoder, written out (Vaswani et al., "Attention is all you need", 2017).
+
+Blocks first, then the model, then its config, in the order a reader meets them:
+
+    PE(pos, 2i) = sin(pos / 10000^(2i/E)),   PE(pos, 2i+1) = cos(pos / 10000^(2i/E))
+    encoder layer:  x = Norm(x + SelfAttn(x));            x = Norm(x + FFN(x))           (post-norm)
+    decoder layer:  y = Norm(y + CausalSelfAttn(y));      y = Norm(y + CrossAttn(y, memory));
+                    y = Norm(y + FFN(y))
+    FFN(x) = W_2 ReLU(W_1 x + b_1) + b_2
+
+``norm_first`` moves each Norm before its sublayer (pre-norm, x = x + Sublayer(Norm(x)), with a
+final Norm over each stack), which trains more stably without warmup. Embeddings are scaled by
+sqrt(E) before the positional encoding is added. ``tie_embeddings`` shares the decoder's input
+embedding with its output projection (Press & Wolf, 2017).
+
+The layers are proven equal to ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``
+(post-norm, ReLU, no dropout) with the same weights, in float64; their sub-modules carry the same
+names (``self_attn``, ``multihead_attn``, ``linear1``, ``linear2``, ``norm1``..``norm3``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from deepkata.nlp.attention import MultiHeadAttention, allowed_mask
+from deepkata.nlp.vocab import Vocab
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, dim: int, max_len: int = 512) -> None:
+        super().__init__()
+        pos = torch.arange(max_len, dtype=torch.float64)[:, None]
+        # 1 / 10000^(2i/E) for i = 0 .. E/2 - 1
+        inv = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+        pe = torch.zeros(max_len, dim, dtype=torch.float64)
+        pe[:, 0::2] = torch.sin(pos * inv)
+        pe[:, 1::2] = torch.cos(pos * inv[: dim // 2])
+        self.register_buffer("pe", pe.float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, L, E) plus the encoding of positions 0..L-1."""
+        if x.shape[1] > self.pe.shape[0]:
+            raise ValueError(f"sequence of {x.shape[1]} tokens, longer than the {self.pe.shape[0]} positions encoded")
+        return x + self.pe[: x.shape[1]].to(x.dtype)
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float, norm_first: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(dim, heads, dropout)
+        self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
+
+    def _sa(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        return self.dropout(self.self_attn(x, x, x, allowed)[0])
+
+    def _ff(self, x: torch.Tensor) -> torch.Tensor:
+        # FFN(x) = W_2 ReLU(W_1 x + b_1) + b_2
+        return self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), allowed)
+            return x + self._ff(self.norm2(x))
+        x = self.norm1(x + self._sa(x, allowed))
+        return self.norm2(x + self._ff(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float, norm_first: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(dim, heads, dropout)
+        self.multihead_attn = MultiHeadAttention(dim, heads, dropout)
+        self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
+
+    def _sa(self, y: torch.Tensor, causal: torch.Tensor | None) -> torch.Tensor:
+        return self.dropout(self.self_attn(y, y, y, causal)[0])
+
+    def _ca(self, y: torch.Tensor, memory: torch.Tensor, memory_allowed: torch.Tensor | None) -> torch.Tensor:
+        return self.dropout(self.multihead_attn(y, memory, memory, memory_allowed)[0])
+
+    def _ff(self, y: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(y)))))
+
+    def forward(self, y: torch.Tensor, memory: torch.Tensor, causal: torch.Tensor | None, memory_allowed: torch.Tensor | None) -> torch.Tensor:
+        if self.norm_first:
+            y = y + self._sa(self.norm1(y), causal)
+            y = y + self._ca(self.norm2(y), memory, memory_allowed)
+            return y + self._ff(self.norm3(y))
+        y = self.norm1(y + self._sa(y, causal))
+        y = self.norm2(y + self._ca(y, memory, memory_allowed))
+        return self.norm3(y + self._ff(y))
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    src_vocab: int  # source vocabulary size
+    tgt_vocab: int  # target vocabulary size
+    dim: int = 256  # E, the model width
+    heads: int = 4  # attention heads; dim must be divisible by heads
+    layers: int = 3  # encoder layers, and as many decoder layers
+    ffn: int = 1024  # hidden width of the position-wise feed-forward network
+    dropout: float = 0.1
+    norm_first: bool = False  # pre-norm instead of the paper's post-norm
+    tie_embeddings: bool = True  # share the decoder's input embedding and output projection
+    max_len: int = 256  # positions the encoding covers
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.src_embed = nn.Embedding(cfg.src_vocab, cfg.dim, padding_idx=Vocab.pad)
+        self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.dim, padding_idx=Vocab.pad)
+        self.position = PositionalEncoding(cfg.dim, cfg.max_len)
+        self.encoder = nn.ModuleList(EncoderLayer(cfg.dim, cfg.heads, cfg.ffn, cfg.dropout, cfg.norm_first) for _ in range(cfg.layers))
+        self.decoder = nn.ModuleList(DecoderLayer(cfg.dim, cfg.heads, cfg.ffn, cfg.dropout, cfg.norm_first) for _ in range(cfg.layers))
+        # pre-norm stacks end with a norm of their own; post-norm layers already end normalized
+        self.enc_norm = nn.LayerNorm(cfg.dim) if cfg.norm_first else nn.Identity()
+        self.dec_norm = nn.LayerNorm(cfg.dim) if cfg.norm_first else nn.Identity()
+        self.out = nn.Linear(cfg.dim, cfg.tgt_vocab)
+        self.dropout = nn.Dropout(cfg.dropout)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        if cfg.tie_embeddings:
+            self.out.weight = self.tgt_embed.weight
+            nn.init.normal_(self.tgt_embed.weight, std=cfg.dim**-0.5)
+
+    def _embed(self, table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+        # sqrt(E) x embedding + positional encoding
+        return self.dropout(self.position(table(ids) * math.sqrt(self.cfg.dim)))
+
+    def encode(self, src: torch.Tensor, src_pad: torch.Tensor) -> torch.Tensor:
+        """src (B, S) -> memory (B, S, E)."""
+        allowed = allowed_mask(src_pad, None)
+        x = self._embed(self.src_embed, src)
+        for layer in self.encoder:
+            x = layer(x, allowed)
+        return self.enc_norm(x)
+
+    def decode(self, memory: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) for every prefix of tgt_in (B, T), each seeing only its past."""
+        causal = allowed_mask(None, tgt_in.shape[1], tgt_in.device)
+        memory_allowed = allowed_mask(src_pad, None)
+        y = self._embed(self.tgt_embed, tgt_in)
+        for layer in self.decoder:
+            y = layer(y, memory, causal, memory_allowed)
+        return self.out(self.dec_norm(y))
+
+    def forward(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(src, src_pad), src_pad, tgt_in)
+
+    # --- decoding: a state of batch-first tensors, extended one token at a time ---------------
+
+    def start(self, src: torch.Tensor, src_pad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(memory, src_pad, prefix): the prefix holds <s>."""
+        prefix = torch.full((src.shape[0], 1), Vocab.bos, dtype=torch.long, device=src.device)
+        return self.encode(src, src_pad), src_pad, prefix
+
+    def step(self, state: tuple[torch.Tensor, ...], token: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Logits (N, V) of the next token after appending ``token`` (N,) to the prefix.
+
+        The decoder is run over the whole prefix again: without a key-value cache, which keeps
+        the code short; sentences here are short.
+        """
+        memory, src_pad, prefix = state
+        if token is not None:
+            prefix = torch.cat([prefix, token[:, None]], dim=1)
+        return self.decode(memory, src_pad, prefix)[:, -1], (memory, src_pad, prefix)

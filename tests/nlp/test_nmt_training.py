@@ -1,0 +1,65 @@
+"""The GRU seq2seq and the trainer: padding invariance, the schedule, resuming mid-epoch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepkata.nlp.batching import make_batch
+from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
+from deepkata.nlp.train import Schedule, Trainer
+from deepkata.nlp.transformer import Transformer, TransformerConfig
+
+
+@pytest.mark.parametrize("attention", ["none", "additive", "dot"])
+def test_padding_changes_no_real_position(attention):
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(20, 15, emb=8, hidden=8, attention=attention, dropout=0.0)).eval()
+    short = make_batch([[5, 6, 7]], [[4, 5]])
+    padded = make_batch([[5, 6, 7], [8, 9, 10, 11, 12]], [[4, 5], [6]])
+    a = model(short.src, short.src_pad, short.tgt_in)
+    b = model(padded.src, padded.src_pad, padded.tgt_in)[:1, : a.shape[1]]
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_the_schedule_warms_up_then_decays_as_one_over_sqrt_step():
+    s = Schedule(lr=1e-3, warmup=100)
+    assert s.lr_at(1) == pytest.approx(1e-5)
+    assert s.lr_at(100) == pytest.approx(1e-3)
+    assert s.lr_at(400) == pytest.approx(5e-4)
+    assert Schedule(lr=2e-3, warmup=0).lr_at(7) == 2e-3
+
+
+def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
+    src = [[4 + (k % 9), 5, 6 + (k % 3)] for k in range(120)]
+    tgt = [[7, 4 + (k % 5)] for k in range(120)]
+
+    def fresh() -> Trainer:
+        torch.manual_seed(0)
+        model = Transformer(TransformerConfig(20, 15, dim=16, heads=2, layers=1, ffn=32, dropout=0.2))
+        return Trainer(model, Schedule(lr=1e-3, warmup=5, max_tokens=60), seed=3)
+
+    whole = fresh()
+    whole.train_epoch(src, tgt)
+    whole.train_epoch(src, tgt)
+
+    class Stop(Exception):
+        pass
+
+    cut = fresh()
+    saved = {}
+
+    def stop_after_four(done: int, total: int) -> None:
+        if cut.epoch == 1 and done == 4:
+            saved.update(cut.state_dict())
+            raise Stop
+
+    cut.train_epoch(src, tgt)
+    with pytest.raises(Stop):
+        cut.train_epoch(src, tgt, stop_after_four)
+    resumed = fresh()
+    resumed.load_state_dict(saved)
+    resumed.train_epoch(src, tgt)
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert resumed.step == whole.step and resumed.epoch == 2
