@@ -1,0 +1,139 @@
+"""Translation: training throughput against torch.nn.Transformer, and the BLEU of every model.
+
+1. Throughput: training steps (forward, label-smoothed loss, backward, Adam) of our Transformer
+   and of ``torch.nn.Transformer`` with the same sizes, embeddings and output layer, on the same
+   small_parallel_enja batches, interleaved; target tokens per second and their ratio.
+2. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer)
+   and the ``translate-compare`` default preset (GRU, attention-GRU and Transformer, 10 epochs
+   each), with their dev and test sacreBLEU (greedy and beam 5), time per epoch and wall time.
+
+    DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
+    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepkata.core import runner
+from deepkata.core.benchmark import record
+from deepkata.core.data import locate
+from deepkata.core.records import environment
+from deepkata.core.registry import get_kata
+from deepkata.nlp.batching import Batch, batches
+from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
+from deepkata.nlp.experiment import build_vocabs
+from deepkata.nlp.train import batch_loss
+from deepkata.nlp.transformer import PositionalEncoding, Transformer, TransformerConfig
+from deepkata.nlp.vocab import Vocab
+
+
+class TorchTransformer(nn.Module):
+    """``nn.Transformer`` with the same embeddings, positional encoding and output as ours."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.src_embed = nn.Embedding(cfg.src_vocab, cfg.dim, padding_idx=Vocab.pad)
+        self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.dim, padding_idx=Vocab.pad)
+        self.position = PositionalEncoding(cfg.dim, cfg.max_len)
+        self.core = nn.Transformer(cfg.dim, cfg.heads, cfg.layers, cfg.layers, cfg.ffn, cfg.dropout, batch_first=True, norm_first=cfg.norm_first)
+        self.out = nn.Linear(cfg.dim, cfg.tgt_vocab)
+        self.out.weight = self.tgt_embed.weight
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        scale = self.cfg.dim**0.5
+        s = self.dropout(self.position(self.src_embed(src) * scale))
+        t = self.dropout(self.position(self.tgt_embed(tgt_in) * scale))
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt_in.shape[1], dtype=s.dtype)
+        y = self.core(s, t, tgt_mask=causal, src_key_padding_mask=src_pad, memory_key_padding_mask=src_pad, tgt_is_causal=True)
+        return self.out(y)
+
+
+def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    models = {"ours": Transformer(cfg), "torch.nn.Transformer": TorchTransformer(cfg)}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+    tokens = sum(b.target_tokens for b in work)
+
+    def epoch(name: str) -> float:
+        model, opt = models[name], opts[name]
+        model.train()
+        start = time.perf_counter()
+        for b in work:
+            loss = batch_loss(model, b, 0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return tokens / (time.perf_counter() - start)
+
+    for name in models:  # warm-up
+        epoch(name)
+    samples: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeat):
+        for name in models:  # interleaved: a change in machine load hits both alike
+            samples[name].append(epoch(name))
+    rates = {name: statistics.median(v) for name, v in samples.items()}
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
+    return {
+        "threads": torch.get_num_threads(),
+        "target_tokens_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "ours_over_torch": round(rates["ours"] / rates["torch.nn.Transformer"], 4),
+        "parameters": params,
+        "batches": len(work),
+        "target_tokens_per_pass": tokens,
+        "repeats": repeat,
+    }
+
+
+def run_kata(name: str, preset: str, data: Path, runs: Path, threads: int) -> dict[str, Any]:
+    kata = get_kata(name)
+    started = time.perf_counter()
+    res = runner.execute(kata, kata.preset_config(preset), preset=preset, seed=0, root=runs, quiet=True, data=data, threads=threads)
+    return {
+        "kata": name, "preset": preset, "run_dir": str(res.dir), "wall_time_s": round(time.perf_counter() - started, 1),
+        "metrics": res.result["metrics"], "timings": res.result["timings"], "expectations_met": res.result["expectations_met"],
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="small_parallel_enja folder (default: under $DEEPKATA_DATA)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2], help="thread counts for the throughput comparison")
+    parser.add_argument("--train-threads", type=int, default=2, help="threads for the BLEU trainings")
+    parser.add_argument("--batches", type=int, default=20, help="batches per throughput pass")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--runs", type=Path, default=Path("runs/bench-translate"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    env = environment()
+    folder = locate(SMALL_PARALLEL_ENJA, args.data)
+    corpus = read_corpus(folder)
+    src_vocab, tgt_vocab = build_vocabs(corpus, min_freq=2)
+    kata_cfg = get_kata("translate").preset_config("default")
+    cfg = TransformerConfig(len(src_vocab), len(tgt_vocab), kata_cfg.dim, kata_cfg.heads, kata_cfg.layers, kata_cfg.ffn, kata_cfg.dropout)
+    src = [src_vocab.encode(s) for s, _ in corpus.train]
+    tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
+    work = list(batches(src, tgt, kata_cfg.max_tokens, torch.Generator().manual_seed(0)))[: args.batches]
+    speed = []
+    for n in args.threads:
+        torch.set_num_threads(n)
+        speed.append(throughput(cfg, work, args.repeat))
+    results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed}
+    if not args.throughput_only:
+        results["translate"] = run_kata("translate", "default", folder, args.runs, args.train_threads)
+        results["translate_compare"] = run_kata("translate-compare", "default", folder, args.runs, args.train_threads)
+    record("translate", results, env=env, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
