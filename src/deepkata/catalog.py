@@ -7,6 +7,7 @@ The platform core never imports a topic; :func:`deepkata.core.registry.load_kata
 
 KATA_MODULES: tuple[str, ...] = (
     "deepkata.rnn.katas",
+    "deepkata.rl.katas",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
