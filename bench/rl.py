@@ -107,8 +107,8 @@ def summarize(name: str, records: dict[int, TrainingRecord], budget: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--budget", type=int, default=300_000, help="environment steps per seed at most")
-    parser.add_argument("--eval-every", type=int, default=10_000, help="environment steps between evaluations")
+    parser.add_argument("--budget", type=int, default=150_000, help="environment steps per seed at most")
+    parser.add_argument("--eval-every", type=int, default=5_000, help="environment steps between evaluations")
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--algorithms", nargs="+", default=["reinforce", "actor-critic", "sb3-ppo"])
     parser.add_argument("--out", type=Path, default=Path("bench/results"))

@@ -83,7 +83,7 @@ def test_tabular_rooms_learns_q_star_and_draws_the_policies(tmp_path):
 
 
 def test_tabular_resumes_to_the_same_result(tmp_path, monkeypatch):
-    sets = ["runs=3", "episodes=60", "tail=20", "eval_episodes=2"]
+    sets = ["env=deepkata/NineRooms-v0", "runs=3", "episodes=60", "tail=20", "eval_episodes=2"]
     whole = run(tmp_path / "whole", "tabular", preset="default", sets=sets)
     resumed = interrupted_then_resumed(tmp_path, monkeypatch, "tabular", sets, die_at=4)
     assert resumed.result["metrics"] == whole.result["metrics"]

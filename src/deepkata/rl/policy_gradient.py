@@ -20,6 +20,11 @@ preferences of Sutton & Barto §13.1).
 
 Both minimise the surrogate loss -mean(log pi(a|s) A) (:func:`policy_loss`), whose gradient is
 minus the sample policy gradient, with Adam; the critic or baseline minimises mean (V(s) - target)^2.
+Like most implementations, and unlike the pseudo-code of §13.3, the updates leave out the factor
+gamma^t: with gamma < 1 the direction is then not exactly the gradient of the discounted return
+from the start state (Thomas 2014, *Bias in natural actor-critic algorithms*), but late steps of
+long episodes are not ignored; with gamma = 1 it is exact (the tests check this on an MDP whose
+trajectories can be enumerated).
 Environments come from gymnasium's vector API (``gym.make_vec``), with same-step autoreset, so the
 final observation of an episode cut by the time limit is there to bootstrap from.
 

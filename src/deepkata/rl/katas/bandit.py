@@ -26,7 +26,7 @@ STUDY = {
     "epsilon-greedy": tuple(2.0**k for k in range(-7, -1)),
     "softmax": tuple(2.0**k for k in range(-5, 2)),
     "ucb": tuple(2.0**k for k in range(-4, 3)),
-    "optimistic greedy": tuple(2.0**k for k in range(-2, 3)),
+    "optimistic": tuple(2.0**k for k in range(-2, 3)),  # greedy with initial estimates Q1
 }
 
 
@@ -69,7 +69,7 @@ def _study_agents() -> list[tuple[str, float, BanditAgent]]:
     out = [("epsilon-greedy", e, BanditAgent("epsilon-greedy", e)) for e in STUDY["epsilon-greedy"]]
     out += [("softmax", t, BanditAgent("softmax", t)) for t in STUDY["softmax"]]
     out += [("ucb", c, BanditAgent("ucb", c)) for c in STUDY["ucb"]]
-    out += [("optimistic greedy", q0, BanditAgent("greedy", initial=q0)) for q0 in STUDY["optimistic greedy"]]
+    out += [("optimistic", q0, BanditAgent("greedy", initial=q0)) for q0 in STUDY["optimistic"]]
     return out
 
 
@@ -199,7 +199,7 @@ def _study(done: dict[str, dict[str, Any]]) -> dict[str, tuple[float, float]]:
 
 def _study_figure(done: dict[str, dict[str, Any]]) -> Any:
     fig, ax = figure(1, 1, width=7, height=4)
-    labels = {"epsilon-greedy": "ε-greedy (ε)", "softmax": "softmax (T)", "ucb": "UCB (c)", "optimistic greedy": "greedy, optimistic Q1"}
+    labels = {"epsilon-greedy": "ε-greedy (ε)", "softmax": "softmax (T)", "ucb": "UCB (c)", "optimistic": "greedy, optimistic Q1"}
     for kind, params in STUDY.items():
         ax.plot(params, [done[f"study/{kind}/{p:g}"]["reward"].mean() for p in params], marker="o", label=labels[kind])
     ax.set_xscale("log", base=2)
