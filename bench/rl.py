@@ -1,7 +1,8 @@
 """CartPole-v1: our REINFORCE-with-baseline and actor-critic against stable-baselines3 PPO.
 
 For each algorithm and seed, train until the greedy (deterministic) policy's mean return over
-the same 100 evaluation episodes reaches 475, evaluating every ``--eval-every`` environment
+the same 100 evaluation episodes reaches 475 (``--evaluation sampled``: the policy sampling its
+actions, as in training; written to ``rl-sampled.json``), evaluating every ``--eval-every`` environment
 steps, or until ``--budget`` steps. It records the environment steps that took (a quality
 figure: seeded, it does not depend on the machine) and the training environment steps per
 second, evaluation excluded (a timing: compare the algorithms only within one run of this
@@ -19,6 +20,7 @@ brings; without it this script still runs ours and says PPO was skipped.)
 
     python bench/rl.py                                 # 5 seeds, writes bench/results/rl.json
     python bench/rl.py --seeds 100 101 102 --out /tmp  # validation seeds, used for tuning
+    python bench/rl.py --evaluation sampled --budget 300000 --eval-every 10000
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def ours(algorithm: str, seed: int, args: argparse.Namespace) -> TrainingRecord:
     trainer = Trainer(PGSettings(algorithm=algorithm), seed)  # type: ignore[arg-type]
     evaluate = Evaluator(ENV_ID, args.eval_episodes, EVAL_SEED)
     try:
-        return train_until_solved(trainer, evaluate, budget=args.budget, eval_every=args.eval_every, target=TARGET)
+        return train_until_solved(
+            trainer, evaluate, budget=args.budget, eval_every=args.eval_every, target=TARGET, sampled=args.evaluation == "sampled"
+        )
     finally:
         trainer.close()
         evaluate.close()
@@ -68,7 +72,8 @@ def sb3_ppo(seed: int, args: argparse.Namespace) -> TrainingRecord:
                 return True
             self.next_eval += args.eval_every
             start = time.perf_counter()
-            mean = float(evaluate(lambda obs: self.model.predict(obs, deterministic=True)[0]).mean())
+            deterministic = args.evaluation == "greedy"
+            mean = float(evaluate(lambda obs: self.model.predict(obs, deterministic=deterministic)[0]).mean())
             self.eval_seconds += time.perf_counter() - start
             rec.evaluations.append((self.num_timesteps, mean))
             if mean >= TARGET:
@@ -111,12 +116,13 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=5_000, help="environment steps between evaluations")
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--algorithms", nargs="+", default=["reinforce", "actor-critic", "sb3-ppo"])
+    parser.add_argument("--evaluation", choices=["greedy", "sampled"], default="greedy", help="argmax pi (SB3's default) or sampled actions")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     results: dict[str, Any] = {
-        "what": f"{ENV_ID}: environment steps until the greedy policy's mean return over {args.eval_episodes} fixed "
+        "what": f"{ENV_ID}: environment steps until the {args.evaluation} policy's mean return over {args.eval_episodes} fixed "
         f"evaluation episodes reaches {TARGET:g} (quality, seeded), and training environment steps per second "
         "(timing, evaluation excluded, one torch thread)",
         "eval_every": args.eval_every,
@@ -138,7 +144,7 @@ def main() -> None:
     if "sb3-ppo" in by_name:
         ppo = by_name["sb3-ppo"]["env_steps_per_s"]
         results["steps_per_s_over_ppo"] = {k: round(v["env_steps_per_s"] / ppo, 3) for k, v in by_name.items()}
-    record("rl", results, out_dir=args.out)
+    record("rl" if args.evaluation == "greedy" else "rl-sampled", results, out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from torch import nn
 from deepkata.rl.advantages import gae, reward_to_go
 
 Algorithm = Literal["reinforce", "actor-critic"]
+EVAL_SAMPLING_SEED = 20_000  # the generator of sampled evaluations: the same draws every time
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,19 @@ class Trainer:
         self.updates = 0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Actions sampled from pi(.|s) for observations (N, D)."""
+        """Actions sampled from pi(.|s) for observations (N, D), with the training generator."""
         with torch.no_grad():
             return self.policy.sample(torch.as_tensor(obs, dtype=torch.float32), self.generator).numpy()
+
+    def sampler(self, seed: int) -> Policy:
+        """pi(.|s) sampled with a generator of its own, so an evaluation does not disturb training's draws."""
+        generator = torch.Generator().manual_seed(seed)
+
+        def sample(obs: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return self.policy.sample(torch.as_tensor(obs, dtype=torch.float32), generator).numpy()
+
+        return sample
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """argmax_a pi(a|s) for observations (N, D)."""
@@ -374,13 +385,16 @@ def train_until_solved(
     budget: int,
     eval_every: int,
     target: float,
+    sampled: bool = False,
     on_update: Callable[[UpdateStats], None] | None = None,
 ) -> TrainingRecord:
-    """Update until the greedy policy's mean evaluation return reaches ``target`` or ``budget`` steps pass.
+    """Update until the policy's mean evaluation return reaches ``target`` or ``budget`` steps pass.
 
     The policy is evaluated after the first update past every multiple of ``eval_every``
     environment steps; training stops at the first evaluation that reaches the target, so the
-    final policy is the one that did.
+    final policy is the one that did. Evaluations play the greedy policy argmax_a pi(a|s), the
+    convention of stable-baselines3's ``evaluate_policy``, or with ``sampled`` actions drawn
+    from pi as in training (each evaluation with the same draws, :data:`EVAL_SAMPLING_SEED`).
     """
     record = TrainingRecord()
     next_eval = eval_every
@@ -396,7 +410,7 @@ def train_until_solved(
             break
         if trainer.env_steps >= next_eval:
             next_eval += eval_every * ((trainer.env_steps - next_eval) // eval_every + 1)
-            mean = float(evaluate(trainer.greedy).mean())
+            mean = float(evaluate(trainer.sampler(EVAL_SAMPLING_SEED) if sampled else trainer.greedy).mean())
             record.evaluations.append((trainer.env_steps, mean))
             if mean >= target:
                 record.solved_at = trainer.env_steps

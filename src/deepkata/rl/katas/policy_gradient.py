@@ -22,11 +22,13 @@ import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.plots import figure, moving_average
+from deepkata.core.progress import Bar
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
-from deepkata.rl.policy_gradient import Algorithm, Evaluator, PGSettings, Trainer, UpdateStats, torch_threads, train_until_solved
+from deepkata.rl.policy_gradient import EVAL_SAMPLING_SEED, Algorithm, Evaluator, PGSettings, Trainer, UpdateStats, torch_threads, train_until_solved
 
 EnvId = Literal["CartPole-v1", "Acrobot-v1"]
+_EVALUATED = {"greedy": "greedy policy (argmax pi)", "sampled": "policy, sampling its actions from pi,"}
 EVAL_SEED = 10_000  # evaluation episode i starts from reset(seed=EVAL_SEED + i), for every algorithm and seed
 
 
@@ -39,6 +41,7 @@ class PolicyGradientConfig(KataConfig):
     target: float | None = param(None, "mean evaluation return that counts as solved; none: the environment's threshold")
     eval_every: int = param(5_000, "environment steps between evaluations of the greedy policy", gt=0)
     eval_episodes: int = param(100, "episodes per evaluation, the same ones every time", gt=0, le=100_000)
+    evaluation: Literal["greedy", "sampled"] = param("greedy", "evaluations play argmax pi (as stable-baselines3 does) or sample from pi")
     num_envs: int = param(8, "vector environments N", gt=0, le=1024)
     hidden: int = param(64, "units in each of the two hidden layers", gt=0, le=4096)
     temperature: float = param(1.0, "temperature T of the softmax policy", gt=0)
@@ -68,7 +71,7 @@ class PolicyGradientConfig(KataConfig):
         return float(gym.spec(self.env).reward_threshold)
 
 
-def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, bar: Any) -> dict[str, Any]:
+def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, bar: Bar) -> dict[str, Any]:
     trainer = Trainer(cfg.settings(algorithm), seed)
     evaluate = Evaluator(cfg.env, cfg.eval_episodes, EVAL_SEED)
     logged = {"steps": 0}
@@ -82,11 +85,15 @@ def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, b
         logged["steps"] = stats.env_steps
 
     try:
-        rec = train_until_solved(trainer, evaluate, budget=cfg.budget, eval_every=cfg.eval_every, target=cfg.threshold, on_update=on_update)
+        rec = train_until_solved(
+            trainer, evaluate, budget=cfg.budget, eval_every=cfg.eval_every, target=cfg.threshold,
+            sampled=cfg.evaluation == "sampled", on_update=on_update,
+        )  # fmt: skip
         bar.advance(cfg.budget - logged["steps"])
         for steps, mean in rec.evaluations:
-            run.log(steps, {"eval/greedy_return": mean}, algorithm=algorithm, seed=seed)
-        sampled = evaluate(trainer.act)  # the stochastic policy the agent trained with
+            run.log(steps, {f"eval/{cfg.evaluation}_return": mean}, algorithm=algorithm, seed=seed)
+        greedy = rec.evaluations[-1][1] if rec.evaluations and cfg.evaluation == "greedy" else float(evaluate(trainer.greedy).mean())
+        sampled = rec.evaluations[-1][1] if rec.evaluations and cfg.evaluation == "sampled" else float(evaluate(trainer.sampler(EVAL_SAMPLING_SEED)).mean())
         return {
             "solved_at": rec.solved_at,
             "diverged_at": rec.diverged_at,
@@ -95,8 +102,8 @@ def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, b
             "train_seconds": rec.train_seconds,
             "evaluations": np.array(rec.evaluations, dtype=np.float64).reshape(-1, 2),
             "episodes": np.array(rec.episodes, dtype=np.float64).reshape(-1, 2),
-            "final_greedy": rec.evaluations[-1][1] if rec.evaluations else float(evaluate(trainer.greedy).mean()),
-            "final_sampled": float(sampled.mean()),
+            "final_greedy": greedy,
+            "final_sampled": sampled,  # the stochastic policy the agent trained with
         }
     finally:
         trainer.close()
@@ -122,7 +129,7 @@ def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, b
         Expectation("REINFORCE solves CartPole for at least 4 of 5 seeds within 150,000 steps", "reinforce/solved_seeds", ">=", 4, presets=("full",)),
         Expectation("actor-critic solves CartPole for at least 4 of 5 seeds within 150,000 steps", "actor-critic/solved_seeds", ">=", 4, presets=("full",)),
     ],  # fmt: skip
-    data="gymnasium CartPole-v1, simulated",
+    data="gymnasium CartPole-v1 (or Acrobot-v1), simulated",
 )
 def run(cfg: PolicyGradientConfig, run: Run) -> Outcome:
     seeds = [run.seed + k for k in range(cfg.seeds)]
@@ -186,11 +193,11 @@ def _preamble(cfg: PolicyGradientConfig) -> str:
     return (
         f"{cfg.env}, {cfg.num_envs} vector environments, softmax policy with T = {cfg.temperature:g}, gamma = {cfg.gamma:g}, "
         f"Adam {cfg.policy_lr:g} / {cfg.value_lr:g}; actor-critic rollouts of {cfg.rollout} steps with GAE lambda = "
-        f"{cfg.gae_lambda:g}. Every {cfg.eval_every:,} environment steps the greedy policy (argmax pi) plays the same "
+        f"{cfg.gae_lambda:g}. Every {cfg.eval_every:,} environment steps the {_EVALUATED[cfg.evaluation]} plays the same "
         f"{cfg.eval_episodes} evaluation episodes; a seed is solved at the first evaluation whose mean return reaches "
         f"{cfg.threshold:g}, and training stops there. *Env steps run* counts every simulated step, including those "
-        "REINFORCE discards while it waits for its slowest environment to finish an episode. *Final sampled return* "
-        "plays the same episodes with actions drawn from pi, as in training."
+        "REINFORCE discards while it waits for its slowest environment to finish an episode. The final greedy and "
+        "sampled returns play the same episodes with argmax pi and with actions drawn from pi, as in training."
     )
 
 
@@ -198,7 +205,7 @@ def _summary(cfg: PolicyGradientConfig, seeds: list[int], m: dict[str, Any]) -> 
     parts = []
     for alg in cfg.algorithms:
         solved = m[f"{alg}/solved_seeds"]
-        text = f"{alg}: solved {solved} of {len(seeds)} seeds within {cfg.budget:,} environment steps"
+        text = f"{alg}: solved {solved} of {len(seeds)} seeds within {cfg.budget:,} environment steps, judged by the {cfg.evaluation} policy"
         if solved:
             text += f" (median {m[f'{alg}/steps_to_target_median']:,.0f}, at most {m[f'{alg}/steps_to_target_max']:,} steps)"
         text += (
@@ -208,6 +215,12 @@ def _summary(cfg: PolicyGradientConfig, seeds: list[int], m: dict[str, Any]) -> 
         if alg == "reinforce":
             text += f" REINFORCE used {m['reinforce/used_step_fraction']:.0%} of the steps it simulated; the rest were discarded while it waited for whole episodes."
         parts.append(text)
+    if cfg.evaluation == "greedy":
+        parts.append(
+            "Solving is judged on the greedy policy, as stable-baselines3's evaluate_policy does by default; the "
+            "sampled policy that generated the training data scores lower, as the final sampled returns show "
+            "(`--set evaluation=sampled` judges that one instead)."
+        )
     if m["diverged_seeds"]:
         parts.append(f"**{m['diverged_seeds']} seed(s) diverged** (a loss became NaN or infinite); training stopped there.")
     parts.append(
@@ -228,6 +241,6 @@ def _curves(cfg: PolicyGradientConfig, seeds: list[int], jobs: dict[str, dict[st
             if len(job["evaluations"]):
                 ax.plot(job["evaluations"][:, 0], job["evaluations"][:, 1], "o", color=colour, ms=3)
         ax.axhline(cfg.threshold, color="k", ls=":", lw=0.8)
-        ax.set(xlabel="environment steps", ylabel="return", title=f"{alg} (dots: greedy evaluations)")
+        ax.set(xlabel="environment steps", ylabel="return", title=f"{alg} (dots: {cfg.evaluation} evaluations)")
         ax.legend(fontsize=7)
     return fig

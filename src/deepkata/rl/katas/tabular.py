@@ -24,6 +24,7 @@ import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.plots import figure, moving_average
+from deepkata.core.progress import Bar
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.rl.dynamic_programming import Solution, TabularModel, finite_horizon_value, policy_iteration, value_iteration
@@ -58,8 +59,9 @@ class TabularConfig(KataConfig):
             raise ConfigError(f"gamma = 1: {self.env} has policies whose return never ends or never counts; use gamma < 1")
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ConfigError(f"algorithms: each algorithm once, got {','.join(self.algorithms)}")
-        if self.tail > self.episodes:
-            raise ConfigError(f"tail must be <= episodes ({self.episodes}), got {self.tail}")
+        for name in ("tail", "log_every"):
+            if getattr(self, name) > self.episodes:
+                raise ConfigError(f"{name} must be <= episodes ({self.episodes}), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _q_error(q: np.ndarray, setting: Setting) -> np.ndarray:
     return np.abs(q - setting.optimum.q)[setting.acting].ravel()
 
 
-def _train(cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, seed: int, bar: Any) -> dict[str, Any]:
+def _train(cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, seed: int, bar: Bar) -> dict[str, Any]:
     """One run of one algorithm: train, then judge the greedy policy; returns plain arrays and numbers."""
     task, model = setting.task, setting.model
     env_seed, agent_seed, eval_seed = np.random.SeedSequence([seed, index]).generate_state(3)  # same env draws for every algorithm
@@ -327,6 +329,12 @@ def _summary(cfg: TabularConfig, setting: Setting, m: dict[str, Any]) -> str:
                 "policy (epsilon = 0) walks in a circle somewhere on the way; the epsilon-greedy policy it follows, "
                 "which the book's curves measure, still reaches the goal."
             )
+    if "sarsa" in cfg.algorithms and cfg.alpha == 1 and cfg.epsilon > 0:
+        parts.append(
+            "With alpha = 1 SARSA's estimate is just its latest target R + gamma Q(S', A') with a random A', so it never "
+            "settles: averaging the policy's randomness needs a step size below 1 (Monte Carlo averages its returns, and "
+            "Q-learning's max removes the randomness in a deterministic world)."
+        )
     on_policy = [a for a in cfg.algorithms if a != "q-learning"]
     if on_policy and cfg.epsilon > 0:
         parts.append(
