@@ -30,7 +30,7 @@ def test_info_lists_fields_presets_and_expectations(cli, monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "nope"], "unknown kata 'nope' (valid: binary-addition"),
+        (["run", "nope"], "unknown kata 'nope' (valid: "),
         (["run", "binary-adition"], "did you mean 'binary-addition'?"),
         (["run", "binary-addition", "--preset", "smok"], "unknown preset of binary-addition 'smok' (valid: curriculum, default, full, smoke); did you mean 'smoke'?"),
         (["run", "binary-addition", "--set", "hidden=abc"], "hidden expects int, got 'abc' (hidden units)"),

@@ -9,6 +9,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.rnn.katas",
     "deepkata.timeseries.katas",
     "deepkata.nlp.katas",
+    "deepkata.rl.katas",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
