@@ -7,8 +7,12 @@ The platform core never imports a topic; :func:`deepkata.core.registry.load_kata
 
 KATA_MODULES: tuple[str, ...] = (
     "deepkata.rnn.katas",
+    "deepkata.go.katas",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
 # is a typer command (annotated parameters, a docstring for --help)
-COMMANDS: tuple[tuple[str, str], ...] = ()
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("gtp", "deepkata.go.gtp:gtp"),
+    ("arena", "deepkata.go.arena:arena"),
+)

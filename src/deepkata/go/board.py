@@ -526,6 +526,10 @@ class GoState(Game):
         s[META, M_TO_PLAY] = 3 - color
         self.moves.append((player, action))
 
+    def set_to_play(self, player: int) -> None:
+        """Give the move to ``player`` (GTP lets a controller ask either colour to move)."""
+        self._s[META, M_TO_PLAY] = player + 1
+
     def is_legal(self, player: int, action: int) -> bool:
         if action == self.pass_action:
             return True
