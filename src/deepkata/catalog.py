@@ -13,6 +13,6 @@ KATA_MODULES: tuple[str, ...] = (
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
 # is a typer command (annotated parameters, a docstring for --help)
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("gtp", "deepkata.go.gtp:gtp"),
-    ("arena", "deepkata.go.arena:arena"),
+    ("gtp", "deepkata.go.commands:gtp"),
+    ("arena", "deepkata.go.commands:arena"),
 )

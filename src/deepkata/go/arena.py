@@ -31,13 +31,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from deepkata.core import records
 from deepkata.core.errors import UserError
-from deepkata.go.board import MAX_SIZE, MIN_SIZE, GoState
+from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
 from deepkata.go.game import IllegalMove
 from deepkata.go.gtp import score_text
@@ -369,37 +366,3 @@ def summarize(games: Sequence[ArenaGame]) -> dict:
         "seconds_per_move": {side: (sum(t) / len(t) if t else None) for side, t in times.items()},
         "describe": estimate.describe(),
     }
-
-
-# --- the command -----------------------------------------------------------------------------------------
-
-
-def arena(
-    black: Annotated[str, typer.Option("--black", help="Engine A's command line; A takes Black in games 1, 3, 5...")],
-    white: Annotated[str, typer.Option("--white", help="Engine B's command line; B takes Black in games 2, 4, 6...")],
-    games: Annotated[int, typer.Option("--games", min=1, help="Games to play.")] = 2,
-    size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size.")] = 9,
-    komi: Annotated[float, typer.Option("--komi", help="Komi (added to White's area).")] = 7.0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SGF files, games.jsonl and summary.json.")] = Path("runs/arena"),
-    move_timeout: Annotated[float, typer.Option("--move-timeout", min=0.1, help="Seconds an engine may take for one command.")] = 120.0,
-    max_moves: Annotated[int | None, typer.Option("--max-moves", min=1, help="Moves before a game is scored as it stands (default 3 x size^2).")] = None,
-) -> None:
-    """Play GTP engines against each other with alternating colours; save every game as SGF; report wins with a 95% interval and Elo."""
-    from rich.console import Console
-
-    console = Console(highlight=False, markup=False, soft_wrap=True)
-    settings = ArenaSettings(black, white, games, size, komi, max_moves or 3 * size * size, move_timeout)
-
-    def report(game: ArenaGame) -> None:
-        who = "draw" if game.winner is None else f"{game.winner} wins"
-        agree = "" if game.scores_agree is None else (", engines' final_score agrees" if game.scores_agree else ", engines' final_score DIFFERS")
-        console.print(f"game {game.index}: A {'black' if game.black == 'A' else 'white'}; {who} ({game.reason}: {game.detail}){agree}")
-
-    played = run_arena(settings, out, on_game=report)
-    summary = summarize(played)
-    records.write_json(out / "summary.json", summary)
-    console.print(
-        f"A = {black}\nB = {white}\n{summary['games']} games: A {summary['a_wins']} wins, B {summary['b_wins']}, "
-        f"{summary['draws']} draws; A scores {summary['describe']} (95%)\nendings: {summary['endings']}\n"
-        f"SGF files and summary.json in {out}"
-    )

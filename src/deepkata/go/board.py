@@ -35,11 +35,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from deepkata.go.coords import gtp_vertex
+from deepkata.go.coords import MAX_SIZE, MIN_SIZE, gtp_vertex
 from deepkata.go.game import Game, IllegalMove, Playout
 
 EMPTY, BLACK, WHITE, BORDER = 0, 1, 2, 3
-MIN_SIZE, MAX_SIZE = 2, 19
 
 # rows of the state array s: (ROWS, W * W)
 COLOR, HEAD, NEXT, GSIZE, LIBS, LSUM, LSQ, EMPTIES, EMPTY_POS, META = range(10)

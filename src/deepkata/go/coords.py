@@ -9,6 +9,7 @@ pass as ``[]`` (or ``[tt]`` on boards up to 19 x 19).
 
 from __future__ import annotations
 
+MIN_SIZE, MAX_SIZE = 2, 19  # the board sizes deepkata plays
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"  # no I
 SGF_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

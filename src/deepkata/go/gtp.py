@@ -16,18 +16,15 @@ goes on; only ``quit`` or the end of the input stops it.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TextIO
-
-import typer
+from typing import TextIO
 
 from deepkata import __version__
 from deepkata.core.errors import UserError, unknown
-from deepkata.go.board import MAX_SIZE, MIN_SIZE, GoState
-from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
+from deepkata.go.board import GoState
+from deepkata.go.coords import MAX_SIZE, MIN_SIZE, gtp_vertex, parse_gtp_vertex
 from deepkata.go.game import IllegalMove
 from deepkata.go.mcts import SearchConfig
 from deepkata.go.players import Decision, MCTSPlayer, Player, RandomPlayer, move_seconds
@@ -293,18 +290,3 @@ def make_player(kind: str, *, seed: int, playouts: int | None, seconds: float | 
     if playouts is None and seconds is None:
         playouts = 1000
     return MCTSPlayer(SearchConfig(rule=rule, playouts=playouts, seconds=seconds), seed, resign_below=resign_below)
-
-
-def gtp(
-    player: Annotated[str, typer.Option("--player", help="random or mcts.")] = "mcts",
-    playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
-    seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
-    rule: Annotated[str, typer.Option("--rule", help="MCTS selection rule: uct or rave.")] = "uct",
-    resign_below: Annotated[float, typer.Option("--resign-below", min=0, max=1, help="Resign when the expected win rate falls below this (0: never).")] = 0.0,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the player's random numbers.")] = 0,
-    size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size until boardsize says otherwise.")] = 9,
-    komi: Annotated[float, typer.Option("--komi", help="Komi until komi says otherwise.")] = 7.0,
-) -> None:
-    """Play Go over GTP v2 on standard input and output (for GUIs such as Sabaki or GoGui, and for arenas)."""
-    engine = GtpEngine(make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below), size=size, komi=komi)
-    engine.run(sys.stdin, sys.stdout)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepkata.core.errors import UserError
-from deepkata.go.board import MAX_SIZE, MIN_SIZE, GoState
-from deepkata.go.coords import parse_sgf_point, sgf_point
+from deepkata.go.board import GoState
+from deepkata.go.coords import MAX_SIZE, MIN_SIZE, parse_sgf_point, sgf_point
 from deepkata.go.game import IllegalMove
 
 
