@@ -133,15 +133,20 @@ class GtpProcess:
         return self._known
 
     def restart(self) -> None:
-        self.close()
+        """Kill the engine (it has failed) and start a fresh one."""
+        self.close(polite=False)
         self._start()
 
-    def close(self) -> None:
+    def close(self, polite: bool = True) -> None:
+        """Send ``quit`` (when ``polite``), then make sure the process is gone."""
         if self.process.poll() is None:
-            try:
-                self.send("quit", timeout=2.0)
-            except (EngineFailure, GtpRefusal):
-                pass
+            if polite:
+                try:
+                    self.send("quit", timeout=2.0)
+                except (EngineFailure, GtpRefusal):
+                    pass
+            else:
+                self.process.kill()
             try:
                 self.process.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
@@ -245,15 +250,25 @@ def play_gtp_game(
     return game
 
 
-def _same_score(text: str, margin: float) -> bool:
+def _score_value(text: str) -> float | None:
+    """B - W of a GTP score text (``B+3.5``, ``W+R``, ``0``), or None when it says no number."""
     text = text.strip().upper()
     if text in ("0", "DRAW", "JIGO"):
-        return margin == 0
+        return 0.0
     try:
         value = float(text[2:])
     except ValueError:
-        return False
-    return text[:2] in ("B+", "W+") and (value if text[0] == "B" else -value) == margin
+        return None
+    return value if text.startswith("B+") else -value if text.startswith("W+") else None
+
+
+def _same_winner(text: str, margin: float) -> bool:
+    value = _score_value(text)
+    return value is not None and (value > 0) == (margin > 0) and (value < 0) == (margin < 0)
+
+
+def _same_score(text: str, margin: float) -> bool:
+    return _score_value(text) == margin
 
 
 # --- a match -------------------------------------------------------------------------------------------
@@ -348,6 +363,7 @@ def summarize(games: Sequence[ArenaGame]) -> dict:
     for g in games:
         reasons[g.reason] = reasons.get(g.reason, 0) + 1
     checked = [g for g in games if g.scores_agree is not None]
+    winners_agree = sum(all(_same_winner(t, g.our_score) for t in g.engine_scores.values()) for g in checked)
     times = {side: [t for g in games for t in g.seconds.get(side, [])] for side in ("A", "B")}
     return {
         "games": len(games),
@@ -363,6 +379,7 @@ def summarize(games: Sequence[ArenaGame]) -> dict:
         "endings": reasons,
         "scores_checked": len(checked),
         "scores_agree": sum(bool(g.scores_agree) for g in checked),
+        "winners_agree": winners_agree,  # engines' final_score names our winner, whatever the margin
         "seconds_per_move": {side: (sum(t) / len(t) if t else None) for side, t in times.items()},
         "describe": estimate.describe(),
     }

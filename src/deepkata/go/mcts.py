@@ -223,6 +223,7 @@ class MCTS:
     def __init__(self, config: SearchConfig, evaluator: Evaluator | None = None) -> None:
         self.config = config
         self.evaluator = evaluator or RolloutEvaluator()
+        self.root: Node | None = None  # the tree of the last search, for inspection
 
     def search(
         self, state: Game, rng: np.random.Generator, *, playouts: int | None = None, seconds: float | None = None
@@ -234,7 +235,9 @@ class MCTS:
         seconds = seconds if seconds is not None else self.config.seconds
         start = time.perf_counter()
         deadline = math.inf if seconds is None else start + seconds
-        root = Node(state)
+        root = self.root = Node(state)
+        if self.config.rule == "puct":  # the root's priors, as AlphaGo Zero evaluates the root first
+            root.priors = self.evaluator.evaluate(state, rng).priors
         root.expand(state, self.config.rule == "rave")
         done = 0
         while (playouts is None or done < playouts) and (done == 0 or time.perf_counter() < deadline):

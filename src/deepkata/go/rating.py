@@ -27,7 +27,10 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     centre = (p + z * z / (2 * n)) / denominator
     # z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n)
     half = z * math.sqrt(max(p * (1.0 - p) / n + z * z / (4.0 * n * n), 0.0)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at p = 0 or 1 one bound is exactly 0 or 1; say so rather than leave a rounding error
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
 def elo_difference(score: float) -> float:

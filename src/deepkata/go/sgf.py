@@ -37,7 +37,7 @@ class SgfGame:
     result: str | None = None  # "B+3.5", "W+R", "0" (draw), "?"...
     black_setup: list[int] = field(default_factory=list)  # AB, as actions
     white_setup: list[int] = field(default_factory=list)  # AW
-    first_player: int | None = None  # PL: 0 black, 1 white; None: black, or white after handicap
+    first_player: int | None = None  # PL: 0 black, 1 white; None: black, or white with a handicap
     moves: list[tuple[int, int]] = field(default_factory=list)  # (player, action) of the main line
     info: dict[str, str] = field(default_factory=dict)  # other root properties: PB, PW, DT, RU...
     notes: list[str] = field(default_factory=list)  # what the reader left out
@@ -56,7 +56,7 @@ class SgfGame:
         state = GoState(self.size, self.komi)
         first = self.first_player
         if first is None:
-            first = 1 if self.handicap >= 2 and self.black_setup and not self.white_setup else 0
+            first = 1 if self.handicap >= 2 else 0  # White moves first in a handicap game
         try:
             state.setup(self.black_setup, self.white_setup, to_play=first)
         except ValueError as e:
