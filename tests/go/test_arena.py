@@ -46,7 +46,8 @@ def test_two_engines_alternate_colours_and_every_game_is_saved(tmp_path):
 )
 def test_a_failing_engine_loses_and_the_match_goes_on(tmp_path, mode, reason, detail):
     n = 2 if mode in ("crash", "hang") else 1  # the failed engine is restarted for the next game
-    games = run_arena(settings(f"{FAKE} {mode}", RANDOM, games=n, move_timeout=1.0), tmp_path)
+    opponent = RANDOM if mode == "refuse" else f"{FAKE} pass"  # only a refusal needs stones played
+    games = run_arena(settings(f"{FAKE} {mode}", opponent, games=n, move_timeout=1.0), tmp_path)
     assert len(games) == n
     for g in games:
         assert g.winner == "B" and g.reason == reason and detail in g.detail

@@ -89,7 +89,7 @@ def test_search_takes_a_win_and_blocks_a_loss(rule):
     assert MCTS(SearchConfig(rule=rule, playouts=600)).search(block, np.random.default_rng(0)).action == 2
 
 
-@pytest.mark.parametrize("rule, mcts_first", [("uct", True), ("uct", False), ("rave", False)])
+@pytest.mark.parametrize("rule, mcts_first", [("uct", True), ("rave", False)])
 def test_search_never_loses_to_perfect_play(rule, mcts_first):
     for seed in (0,):
         mcts = MCTSPlayer(SearchConfig(rule=rule, playouts=1000), seed)

@@ -64,12 +64,13 @@ class GtpProcess:
     time out without blocking on the pipe.
     """
 
-    def __init__(self, command: str, *, timeout: float = 60.0, name: str | None = None) -> None:
+    def __init__(self, command: str, *, timeout: float = 60.0, startup_timeout: float = 60.0, name: str | None = None) -> None:
         self.command = command
         self.argv = shlex.split(command)
         if not self.argv:
             raise UserError("an engine command must not be empty")
         self.timeout = timeout
+        self.startup_timeout = startup_timeout  # for the first command: the engine may still be loading
         self.name = name or Path(self.argv[0]).name
         self._start()
 
@@ -82,6 +83,7 @@ class GtpProcess:
         except OSError as e:
             raise UserError(f"cannot start engine {self.command!r}: {e.strerror or e}") from None
         self._known: set[str] | None = None
+        self._answered = False
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
 
@@ -100,7 +102,9 @@ class GtpProcess:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise EngineFailure("crash", f"{self.name} closed its input") from None
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        if timeout is None:
+            timeout = self.timeout if self._answered else max(self.timeout, self.startup_timeout)
+        deadline = time.monotonic() + timeout
         reply: list[str] = []
         while True:
             left = deadline - time.monotonic()
@@ -117,6 +121,7 @@ class GtpProcess:
             if line.strip() == "":
                 break
             reply.append(line)
+        self._answered = True
         head = reply[0]
         text = "\n".join([head[1:].lstrip("0123456789").strip(), *reply[1:]]).strip()
         if head.startswith("?"):

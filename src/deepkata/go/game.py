@@ -76,6 +76,10 @@ class Game(ABC):
     def copy(self) -> Game:
         """An independent copy of this position."""
 
+    def score(self) -> float:
+        """The finished game's margin for player 0 (Go: area(B) - area(W) - komi); by default z."""
+        return self.outcome()
+
     def sensible_actions(self) -> np.ndarray:
         """The actions a uniform random player picks from; by default every legal action."""
         return self.legal_actions()

@@ -129,6 +129,5 @@ def play_game(players: tuple[Player, Player], state: Game, *, max_moves: int | N
         state.play(decision.action)
         moves.append(decision.action)
     z = state.outcome()
-    margin = state.score() if hasattr(state, "score") else z
     reason = "score" if state.is_over() else "move limit"
-    return GameRecord(moves, None if z == 0 else (0 if z > 0 else 1), reason, float(margin), seconds, info)
+    return GameRecord(moves, None if z == 0 else (0 if z > 0 else 1), reason, float(state.score()), seconds, info)
