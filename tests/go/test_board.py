@@ -143,6 +143,17 @@ def test_eyes_are_what_the_random_player_will_not_fill():
     assert only_eyes.sensible_actions().tolist() == [only_eyes.pass_action]  # nothing but own eyes: pass
 
 
+def test_the_search_skips_own_eyes_and_holds_the_pass_until_the_opponent_passes():
+    g = board(["X X X . .", "X . X . .", "X X X . .", ". . . . O", ". . . . ."])
+    searched = set(g.search_actions().tolist())
+    assert searched == set(g.sensible_actions().tolist()) and g.pass_action not in searched
+    w = board(["X X X . .", "X . X . .", "X X X . .", ". . . . O", ". . . . ."], to_play=1)
+    w.play(w.pass_action)  # white passes: now black may pass too
+    assert w.pass_action in set(w.search_actions().tolist()) and parse_gtp_vertex("B4", 5) not in set(w.search_actions().tolist())
+    only_eyes = board([". X X", "X X .", "X X X"])
+    assert only_eyes.search_actions().tolist() == [only_eyes.pass_action]
+
+
 def test_hash_identifies_the_position_whatever_the_move_order():
     a, b = GoState(5), GoState(5)
     for m in ("C3", "D4", "B2"):

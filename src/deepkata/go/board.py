@@ -477,6 +477,21 @@ class GoState(Game):
         moves = self._actions_where(self._mask(self.to_play, skip_eyes=True))
         return moves if len(moves) else np.array([self.pass_action], dtype=np.int64)
 
+    def search_actions(self) -> np.ndarray:
+        """Legal moves that do not fill the mover's own eye; the pass only once the opponent has
+        passed, or when no other move is left.
+
+        Under area scoring, playing inside one's own territory costs nothing, so holding back
+        the pass until the opponent passes loses nothing but keeps a search with few playouts
+        from passing in mid-game, when every move looks alike to it.
+        """
+        if self.is_over():
+            return np.empty(0, dtype=np.int64)
+        moves = self._actions_where(self._mask(self.to_play, skip_eyes=True))
+        if self.passes > 0 or len(moves) == 0:
+            moves = np.append(moves, self.pass_action)
+        return moves
+
     def play(self, action: int) -> None:
         self.play_as(self.to_play, action)
 

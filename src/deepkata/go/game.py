@@ -84,6 +84,14 @@ class Game(ABC):
         """The actions a uniform random player picks from; by default every legal action."""
         return self.legal_actions()
 
+    def search_actions(self) -> np.ndarray:
+        """The actions a tree search expands: by default every legal one.
+
+        A game may leave out moves that are never better than another, as computer Go leaves
+        out filling one's own eye; a network-guided search may keep every legal action.
+        """
+        return self.legal_actions()
+
     def rollout(self, rng: np.random.Generator) -> Playout:
         """Play uniformly among :meth:`sensible_actions` to the end, on a copy of this position."""
         game = self.copy()

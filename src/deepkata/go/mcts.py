@@ -3,9 +3,10 @@
 Each simulation walks from the root to a leaf, evaluates the leaf and backs the value up:
 
 1. **selection**: at each node, take the child with the highest score (below);
-2. **expansion**: a node reached ``expand_after`` times grows its children, one per legal
-   action (the curriculum's rule: the tree grows below a move once its simulations pass a
-   threshold; AlphaGo used 40, UCT 1);
+2. **expansion**: a node reached ``expand_after`` times grows its children, one per action
+   the game offers a search (:meth:`~deepkata.go.game.Game.search_actions`). This is the
+   curriculum's rule: the tree grows below a move once its simulations pass a threshold
+   (AlphaGo used 40, plain UCT 1);
 3. **evaluation**: an :class:`Evaluator` gives the leaf a value v in [-1, 1] for the player
    to move there (and, optionally, prior probabilities of its actions): a random playout
    here (:class:`RolloutEvaluator`), a value network in AlphaGo Zero;
@@ -149,7 +150,7 @@ class Node:
         self.terminal = state.is_over()
         self.visits = 0  # simulations that reached this node
         self.priors: np.ndarray | None = None  # (num_actions,) from the evaluator, if it gave any
-        self.actions: np.ndarray | None = None  # legal actions, set on expansion
+        self.actions: np.ndarray | None = None  # the actions searched, set on expansion
         self.children: list[Node | None] = []
 
     @property
@@ -157,7 +158,7 @@ class Node:
         return self.actions is not None
 
     def expand(self, state: Game, with_amaf: bool) -> None:
-        self.actions = state.legal_actions()
+        self.actions = state.search_actions()
         k = len(self.actions)
         self.n = np.zeros(k)  # N(s, a)
         self.w = np.zeros(k)  # W(s, a), for the player to move at s
@@ -190,7 +191,7 @@ class SearchConfig:
 class SearchResult:
     """The root's edges after a search."""
 
-    actions: np.ndarray  # (k,) the root's legal actions
+    actions: np.ndarray  # (k,) the root's actions (the game's search_actions)
     visits: np.ndarray  # (k,) N(root, a)
     q: np.ndarray  # (k,) Q(root, a) for the player to move, 0 where unvisited
     playouts: int
