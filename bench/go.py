@@ -117,7 +117,9 @@ def vs_gnugo(playouts: list[int], levels: list[int], games: int, seed: int, resi
     for p in playouts:
         for level in levels:
             ours = f"{sys.executable} -m deepkata gtp --player mcts --rule {rule} --playouts {p} --seed {seed} --resign-below {resign_below}"
-            theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules"
+            # --capture-all-dead: GNU Go plays on until dead stones are off the board, as it did on
+            # CGOS, whose Tromp-Taylor count (ours too) leaves nothing to agreement
+            theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
             settings = ArenaSettings(ours, theirs, games, 9, 7.0, 3 * 81, 600.0)
             folder = RESULTS / "go-arena" / f"{rule}-p{p}-l{level}"
             start = time.perf_counter()
