@@ -140,5 +140,6 @@ def test_the_command_speaks_gtp_on_stdin_and_stdout():
     replies = done.stdout.split("\n\n")
     assert replies[0] == "=" and replies[1] == "=" and replies[2].startswith("= ") and replies[2] != "= C3"
     assert replies[3].startswith("= ") and replies[4] == "="
+    assert "genmove w: 50 playouts in" in done.stderr and "expected win rate" in done.stderr
     bad = subprocess.run([sys.executable, "-m", "deepkata", "gtp", "--player", "alphago"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown player 'alphago'" in bad.stderr

@@ -21,6 +21,7 @@ def gtp(
     playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
     rule: Annotated[str, typer.Option("--rule", help="MCTS selection rule: uct or rave.")] = "uct",
+    c: Annotated[float | None, typer.Option("--c", help="Exploration constant (default 1.0 for uct, 0.2 for rave).")] = None,
     resign_below: Annotated[float, typer.Option("--resign-below", min=0, max=1, help="Resign when the expected win rate falls below this (0: never).")] = 0.0,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the player's random numbers.")] = 0,
     size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size until boardsize says otherwise.")] = 9,
@@ -29,7 +30,8 @@ def gtp(
     """Play Go over GTP v2 on standard input and output (for GUIs such as Sabaki or GoGui, and for arenas)."""
     from deepkata.go.gtp import GtpEngine, make_player
 
-    engine = GtpEngine(make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below), size=size, komi=komi)
+    chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c)
+    engine = GtpEngine(chosen, size=size, komi=komi, log=sys.stderr)
     engine.run(sys.stdin, sys.stdout)
 
 

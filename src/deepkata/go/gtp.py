@@ -88,8 +88,9 @@ class Clock:
 class GtpEngine:
     """The protocol's state machine around a :class:`~deepkata.go.players.Player`."""
 
-    def __init__(self, player: Player, *, size: int = 9, komi: float = 7.0, name: str = "deepkata") -> None:
+    def __init__(self, player: Player, *, size: int = 9, komi: float = 7.0, name: str = "deepkata", log: TextIO | None = None) -> None:
         self.player = player
+        self.log = log  # where genmove reports its search (GUIs show an engine's stderr), or None
         self.name = name
         self.size = size
         self.komi = komi
@@ -216,6 +217,13 @@ class GtpEngine:
         else:
             decision = self.player.choose(position, clock.budget(self.size * self.size, len(self.state.moves)))
         clock.spend(time.perf_counter() - start)
+        if self.log is not None and "playouts" in decision.info:
+            i = decision.info
+            self.log.write(
+                f"genmove {args[0]}: {i['playouts']:.0f} playouts in {i['seconds']:.2f} s ({i['playouts_per_s']:,.0f}/s), "
+                f"expected win rate {i['win_rate']:.1%}\n"
+            )
+            self.log.flush()
         if decision.resigns:
             return "resign"
         self.history.append(self.state.copy())
@@ -275,7 +283,13 @@ def _numbers(args: list[str], command: str) -> list[float]:
 PLAYERS = ("random", "mcts")
 
 
-def make_player(kind: str, *, seed: int, playouts: int | None, seconds: float | None, rule: str, resign_below: float) -> Player:
+# the exploration constant c when none is given: UCT needs it; RAVE explores through its AMAF values
+DEFAULT_C = {"uct": 1.0, "rave": 0.2}
+
+
+def make_player(
+    kind: str, *, seed: int, playouts: int | None, seconds: float | None, rule: str, resign_below: float, c: float | None = None
+) -> Player:
     """A player by name, as ``deepkata gtp --player`` builds it; UserError for a bad choice."""
     if kind == "random":
         return RandomPlayer(seed)
@@ -287,6 +301,9 @@ def make_player(kind: str, *, seed: int, playouts: int | None, seconds: float | 
         raise UserError(f"--playouts must be >= 1, got {playouts}")
     if seconds is not None and not seconds > 0:
         raise UserError(f"--seconds must be > 0, got {seconds}")
+    if c is not None and not c >= 0:
+        raise UserError(f"--c must be >= 0, got {c}")
     if playouts is None and seconds is None:
         playouts = 1000
-    return MCTSPlayer(SearchConfig(rule=rule, playouts=playouts, seconds=seconds), seed, resign_below=resign_below)
+    config = SearchConfig(rule=rule, c=DEFAULT_C[rule] if c is None else c, playouts=playouts, seconds=seconds)
+    return MCTSPlayer(config, seed, resign_below=resign_below)
