@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from deepkata.core import runner
-from deepkata.core.benchmark import record, time_per_call
+from deepkata.core.benchmark import command, record, time_per_call
 from deepkata.core.registry import get_kata
 from deepkata.go.arena import ArenaSettings, run_arena, summarize
 from deepkata.go.board import GoState
@@ -128,6 +128,7 @@ def vs_gnugo(playouts: list[int], levels: list[int], games: int, seed: int, resi
             summary["folder"] = str(folder)
             summary["a"], summary["b"] = ours, theirs
             summary["wall_s_this_session"] = round(time.perf_counter() - start, 1)
+            summary["bench_command"] = command()
             out[f"{rule}-p{p}-l{level}"] = summary
             _update("gnugo", out)  # after each match, so finished matches are kept
     return out
@@ -139,6 +140,8 @@ def _update(section: str, value: Any) -> None:
     results = json.loads(path.read_text())["results"] if path.exists() else {}
     if section == "gnugo":
         value = {**results.get("gnugo", {}), **value}
+    else:
+        value = {**value, "bench_command": command()}  # go.json's own "command" is the last section's
     results[section] = value
     record("go", results, out_dir=RESULTS)
 
