@@ -28,9 +28,10 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 from deepkata.core import records
 from deepkata.core.errors import UserError
@@ -88,7 +89,7 @@ class GtpProcess:
         threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True).start()
 
     @staticmethod
-    def _read(stream, lines: queue.Queue[str | None]) -> None:
+    def _read(stream: IO[str], lines: queue.Queue[str | None]) -> None:
         for line in stream:
             lines.put(line.rstrip("\r\n"))
         lines.put(None)
@@ -290,7 +291,7 @@ class ArenaSettings:
     move_timeout: float
 
 
-def run_arena(settings: ArenaSettings, out: Path, *, on_game=None) -> list[ArenaGame]:
+def run_arena(settings: ArenaSettings, out: Path, *, on_game: Callable[[ArenaGame], None] | None = None) -> list[ArenaGame]:
     """Play the match into ``out``, continuing a previous run of the same settings there."""
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "arena.json"
@@ -358,7 +359,7 @@ def _sgf_result(game: ArenaGame) -> str:
     return f"{colour}+{'R' if game.reason == 'resign' else 'T' if game.reason == 'timeout' else 'F'}"
 
 
-def summarize(games: Sequence[ArenaGame]) -> dict:
+def summarize(games: Sequence[ArenaGame]) -> dict[str, object]:
     """A's results, with intervals, and how each game ended."""
     wins = sum(g.winner == "A" for g in games)
     losses = sum(g.winner == "B" for g in games)
