@@ -10,6 +10,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.timeseries.katas",
     "deepkata.nlp.katas",
     "deepkata.rl.katas",
+    "deepkata.go.katas",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
@@ -17,4 +18,6 @@ KATA_MODULES: tuple[str, ...] = (
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("forecast", "deepkata.timeseries.commands:forecast"),
     ("translate", "deepkata.nlp.commands:translate"),
+    ("gtp", "deepkata.go.commands:gtp"),
+    ("arena", "deepkata.go.commands:arena"),
 )

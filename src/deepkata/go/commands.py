@@ -1,0 +1,69 @@
+"""The Go topic's task commands, ``deepkata gtp`` and ``deepkata arena``.
+
+Only the command-line surface lives here; the engine (:mod:`deepkata.go.gtp`) and the arena
+(:mod:`deepkata.go.arena`) are imported when a command runs, so that ``deepkata list`` does
+not pay for compiling the Go kernels.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deepkata.go.coords import MAX_SIZE, MIN_SIZE
+
+
+def gtp(
+    player: Annotated[str, typer.Option("--player", help="random or mcts.")] = "mcts",
+    playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
+    rule: Annotated[str, typer.Option("--rule", help="MCTS selection rule: uct or rave.")] = "uct",
+    c: Annotated[float | None, typer.Option("--c", help="Exploration constant (default 1.0 for uct, 0.2 for rave).")] = None,
+    resign_below: Annotated[float, typer.Option("--resign-below", min=0, max=1, help="Resign when the expected win rate falls below this (0: never).")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the player's random numbers.")] = 0,
+    size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size until boardsize says otherwise.")] = 9,
+    komi: Annotated[float, typer.Option("--komi", help="Komi until komi says otherwise.")] = 7.0,
+) -> None:
+    """Play Go over GTP v2 on standard input and output (for GUIs such as Sabaki or GoGui, and for arenas)."""
+    from deepkata.go.gtp import GtpEngine, make_player
+
+    chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c)
+    engine = GtpEngine(chosen, size=size, komi=komi, log=sys.stderr)
+    engine.run(sys.stdin, sys.stdout)
+
+
+def arena(
+    black: Annotated[str, typer.Option("--black", help="Engine A's command line; A takes Black in games 1, 3, 5...")],
+    white: Annotated[str, typer.Option("--white", help="Engine B's command line; B takes Black in games 2, 4, 6...")],
+    games: Annotated[int, typer.Option("--games", min=1, help="Games to play.")] = 2,
+    size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size.")] = 9,
+    komi: Annotated[float, typer.Option("--komi", help="Komi (added to White's area).")] = 7.0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SGF files, games.jsonl and summary.json; an unfinished match there continues.")] = Path("runs/arena"),
+    move_timeout: Annotated[float, typer.Option("--move-timeout", min=0.1, help="Seconds an engine may take for one command.")] = 120.0,
+    max_moves: Annotated[int | None, typer.Option("--max-moves", min=1, help="Moves before a game is scored as it stands (default 3 x size^2).")] = None,
+) -> None:
+    """Play two GTP engines with alternating colours; save every game as SGF; report wins with a 95% interval and Elo."""
+    from rich.console import Console
+
+    from deepkata.core import records
+    from deepkata.go.arena import ArenaGame, ArenaSettings, run_arena, summarize
+
+    console = Console(highlight=False, markup=False, soft_wrap=True)
+    settings = ArenaSettings(black, white, games, size, komi, max_moves or 3 * size * size, move_timeout)
+
+    def report(game: ArenaGame) -> None:
+        who = "draw" if game.winner is None else f"{game.winner} wins"
+        agree = "" if game.scores_agree is None else ("; engines' final_score agrees" if game.scores_agree else "; engines' final_score differs")
+        console.print(f"game {game.index}: A {'black' if game.black == 'A' else 'white'}, {who} ({game.reason}: {game.detail}){agree}")
+
+    played = run_arena(settings, out, on_game=report)
+    summary = summarize(played)
+    records.write_json(out / "summary.json", summary)
+    console.print(
+        f"A = {black}\nB = {white}\n{summary['games']} games: A {summary['a_wins']} wins, B {summary['b_wins']}, "
+        f"{summary['draws']} draws; A scores {summary['describe']} (95%)\nendings: {summary['endings']}\n"
+        f"SGF files and summary.json in {out}"
+    )
