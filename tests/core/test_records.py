@@ -116,3 +116,28 @@ def test_benchmark_record_keeps_the_environment_of_the_start(tmp_path, capsys):
     assert data["machine"]["torch"] == torch.__version__ and "argv" not in data["machine"]
     assert data["command"] and data["date_utc"]
     assert json.loads(capsys.readouterr().out)["benchmark"] == "demo"
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_benchmark_results(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "src" / "code.py").write_text("x = 1\n")
+    (tmp_path / "bench" / "results" / "r.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert records.git_commit(tmp_path / "src") == head
+    (tmp_path / "bench" / "results" / "r.json").write_text('{"a": 1}\n')
+    assert records.git_commit(tmp_path / "src") == head
+    (tmp_path / "src" / "code.py").write_text("x = 2\n")
+    assert records.git_commit(tmp_path / "src") == head + "+dirty"

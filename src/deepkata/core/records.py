@@ -95,14 +95,18 @@ def new_run_dir(root: Path, kata: str, seed: int, now: dt.datetime | None = None
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
-    """The git commit of the deepkata source (with ``+dirty`` for local changes), if any."""
+    """The git commit of the deepkata source (with ``+dirty`` for local changes), if any.
+
+    Changes under ``bench/results/`` do not count: a benchmark that starts while another's
+    figures are not yet committed still ran the committed code.
+    """
     here = cwd or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)bench/results"],
             cwd=here, capture_output=True, text=True, timeout=5, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
