@@ -8,7 +8,14 @@
    each), with their dev and test sacreBLEU (greedy and beam 5), time per epoch and wall time.
 
     DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
+    DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1
+    DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1 --resume   # after an interruption
     DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2
+
+The trainings take hours on a CPU. ``--jobs 2`` trains the two katas side by side (one thread
+each on a 2-core machine), and ``--resume`` continues each kata's newest run under ``--runs``
+from its last checkpoint (or takes it as it is when it finished), so an interrupted benchmark
+loses at most a few minutes. The throughput comparison always runs first, alone.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from deepkata.core import runner
+from deepkata.core import records, runner
 from deepkata.core.benchmark import record
 from deepkata.core.data import locate
 from deepkata.core.records import environment
@@ -94,13 +103,32 @@ def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int) -> dict[s
     }
 
 
-def run_kata(name: str, preset: str, data: Path, runs: Path, threads: int) -> dict[str, Any]:
+def newest_run(runs: Path, kata: str, preset: str) -> Path | None:
+    """The newest run folder of ``kata`` with ``preset`` under ``runs``, finished or not."""
+    found = [
+        d for d in sorted((runs / kata).glob("*-s0"))
+        if (d / records.CONFIG).is_file() and records.read_json(d / records.CONFIG)["preset"] == preset
+    ]  # fmt: skip
+    return found[-1] if found else None
+
+
+def run_kata(name: str, preset: str, data: Path, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
     kata = get_kata(name)
-    started = time.perf_counter()
-    res = runner.execute(kata, kata.preset_config(preset), preset=preset, seed=0, root=runs, quiet=True, data=data, threads=threads)
+    previous = newest_run(runs, name, preset) if resume else None
+    if previous is not None and (previous / records.RESULT).is_file():
+        run_dir, result = previous, records.read_json(previous / records.RESULT)
+    elif previous is not None:
+        res = runner.resume(previous, quiet=True)
+        run_dir, result = res.dir, res.result
+    else:
+        res = runner.execute(kata, kata.preset_config(preset), preset=preset, seed=0, root=runs, quiet=True, data=data, threads=threads)
+        run_dir, result = res.dir, res.result
+    started = records.read_json(run_dir / records.ENV)
     return {
-        "kata": name, "preset": preset, "run_dir": str(res.dir), "wall_time_s": round(time.perf_counter() - started, 1),
-        "metrics": res.result["metrics"], "timings": res.result["timings"], "expectations_met": res.result["expectations_met"],
+        "kata": name, "preset": preset, "run_dir": str(run_dir), "status": result["status"], "error": result["error"],
+        "threads": records.read_json(run_dir / records.CONFIG)["threads"], "started_at_commit": started.get("git_commit"),
+        "wall_time_s": result["wall_time_s"], "resumed": result["resumed"], "metrics": result["metrics"],
+        "timings": result["timings"], "expectations_met": result["expectations_met"], "expectations": result["expectations"],
     }  # fmt: skip
 
 
@@ -111,6 +139,8 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=2, help="threads for the BLEU trainings")
     parser.add_argument("--batches", type=int, default=20, help="batches per throughput pass")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the two katas one after the other (1) or side by side (2)")
+    parser.add_argument("--resume", action="store_true", help="continue each kata's newest run under --runs instead of starting anew")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-translate"))
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
@@ -130,8 +160,11 @@ def main() -> None:
         speed.append(throughput(cfg, work, args.repeat))
     results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed}
     if not args.throughput_only:
-        results["translate"] = run_kata("translate", "default", folder, args.runs, args.train_threads)
-        results["translate_compare"] = run_kata("translate-compare", "default", folder, args.runs, args.train_threads)
+        katas = {"translate": "translate", "translate_compare": "translate-compare"}
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+            futures = {key: pool.submit(run_kata, name, "default", folder, args.runs, args.train_threads, args.resume) for key, name in katas.items()}
+            results |= {key: f.result() for key, f in futures.items()}
+        results["jobs"] = args.jobs
     record("translate", results, env=env, out_dir=args.out)
 
 
