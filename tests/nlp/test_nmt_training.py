@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from deepkata.nlp.batching import make_batch
+from deepkata.nlp.experiment import within_budget
 from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
 from deepkata.nlp.train import Schedule, Trainer
 from deepkata.nlp.transformer import Transformer, TransformerConfig
@@ -63,3 +64,10 @@ def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert resumed.step == whole.step and resumed.epoch == 2
+
+
+def test_the_hour_budget_counts_training_seconds_up_to_the_last_epoch_inside_it():
+    history = [{"seconds": 1500.0, "dev_bleu": 10.0}, {"seconds": 2000.0, "dev_bleu": 20.0}, {"seconds": 200.0, "dev_bleu": 25.0}]
+    assert within_budget(history, 60) == (pytest.approx(3700 / 60), 20.0)
+    assert within_budget(history, 62) == (pytest.approx(3700 / 60), 25.0)
+    assert within_budget(history, 20) == (pytest.approx(3700 / 60), None)

@@ -145,6 +145,17 @@ def train(
     return state
 
 
+def within_budget(history: list[dict[str, Any]], minutes: float) -> tuple[float, float | None]:
+    """Training minutes in all (dev decoding excluded), and the dev BLEU of the last epoch that
+    ended within ``minutes`` of training (None when the first epoch took longer)."""
+    elapsed, bleu = 0.0, None
+    for entry in history:
+        elapsed += entry["seconds"]
+        if elapsed <= minutes * 60:
+            bleu = entry["dev_bleu"]
+    return elapsed / 60, bleu
+
+
 # --- the saved translator ----------------------------------------------------------------------
 
 
