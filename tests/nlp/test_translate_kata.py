@@ -29,7 +29,8 @@ def test_translate_trains_scores_and_saves_a_translator(tmp_path, cli):
         for method in ("greedy", "beam"):
             assert 0 <= m[f"{split}/bleu_{method}"] <= 100
     assert m["parameters"] > 0 and m["src_vocab"] > 4
-    assert 0 < m["train_minutes"] < 60 and 0 <= m["dev/bleu_greedy_within_60_min"] <= 100
+    t = res.result["timings"]
+    assert 0 < t["train_minutes"] < 60 and 0 <= t["dev_bleu_greedy_within_60_min"] <= 100 and t["threads"] == 1
     report = (res.dir / "report.md").read_text()
     assert "sacreBLEU signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:none" in report
     assert "## Examples from the test set" in report

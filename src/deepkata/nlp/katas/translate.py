@@ -150,7 +150,6 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
     minutes, bleu_in_hour = experiment.within_budget(st["history"], HOUR)
     metrics = {k: v for k, v in st["scores"].items() if "/" in k} | {
         "parameters": row["parameters"], "best_epoch": st["best"]["epoch"], "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
-        "train_minutes": minutes, f"dev/bleu_greedy_within_{HOUR:.0f}_min": bleu_in_hour,
     }  # fmt: skip
     run.save_figure(_curve_figure({cfg.model: st}), "dev_bleu", "Dev BLEU (greedy) and training loss per epoch")
     table = run.save_table("scores", [row], "BLEU on dev and test")
@@ -162,7 +161,10 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
         + (f"after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}." if bleu_in_hour is not None else f"no epoch ended within {HOUR:.0f} min.")
     )
     sections = [("Scores", table + "\n\n" + _signatures(st)), ("Examples from the test set", _examples(model, vocabs, corpus, cfg))]
-    timings = {"seconds_per_epoch": row["seconds per epoch"], "tokens_per_s": st["history"][-1]["tokens_per_s"]}
+    timings = {
+        "seconds_per_epoch": row["seconds per epoch"], "tokens_per_s": st["history"][-1]["tokens_per_s"], "threads": torch.get_num_threads(),
+        "train_minutes": minutes, f"dev_bleu_greedy_within_{HOUR:.0f}_min": bleu_in_hour,  # depend on the machine: not metrics
+    }  # fmt: skip
     return Outcome(metrics, summary, sections, timings)
 
 
