@@ -11,6 +11,7 @@ from deepkata.core import runner
 from deepkata.core.errors import UserError
 from deepkata.core.registry import get_kata
 from deepkata.nlp import corpus as corpus_mod
+from deepkata.nlp import experiment
 from deepkata.nlp.experiment import load_translator
 
 TINY = ["corpus=toy", "toy_train=400", "dim=32", "heads=2", "layers=1", "ffn=64", "epochs=2", "max_tokens=512", "lr=0.003", "warmup=20", "beam=2"]
@@ -43,6 +44,25 @@ def test_translate_trains_scores_and_saves_a_translator(tmp_path, cli):
     assert len(lines) == 2 and all(" " not in line for line in lines)
     state = torch.load(res.dir / "translator.pt", weights_only=True)
     assert state["format"] == "deepkata-translator-1"
+
+
+def test_with_test_off_the_test_split_is_never_decoded(tmp_path, monkeypatch):
+    test_pairs = experiment.load_corpus("toy", None, 0, 400).test
+    seen = []
+    evaluate = experiment.evaluate
+
+    def spy(model, vocabs, pairs, *args, **kwargs):
+        seen.append(pairs)
+        return evaluate(model, vocabs, pairs, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "evaluate", spy)
+    res = run(tmp_path, sets=["test=false"])
+    assert seen and not any(p == test_pairs[: len(p)] for p in seen)  # dev after each epoch, dev beam, dev examples
+    m = res.result["metrics"]
+    assert "dev/bleu_beam" in m and not any(k.startswith("test/") for k in m)
+    report = (res.dir / "report.md").read_text()
+    assert "(test not decoded)" in report and "## Examples from the dev set" in report
+    assert not next(e for e in res.result["expectations"] if "35" in e["description"])["met"]
 
 
 def test_the_translate_command_refuses_other_runs(tmp_path, cli):
