@@ -115,11 +115,8 @@ def newest_run(runs: Path, kata: str, preset: str) -> Path | None:
 def run_kata(name: str, preset: str, data: Path, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
     kata = get_kata(name)
     previous = newest_run(runs, name, preset) if resume else None
-    if previous is not None and (previous / records.RESULT).is_file():
-        run_dir, result = previous, records.read_json(previous / records.RESULT)
-    elif previous is not None:
-        res = runner.resume(previous, quiet=True)
-        run_dir, result = res.dir, res.result
+    if previous is not None:
+        run_dir, result = runner.finish(previous, quiet=True)
     else:
         res = runner.execute(kata, kata.preset_config(preset), preset=preset, seed=0, root=runs, quiet=True, data=data, threads=threads)
         run_dir, result = res.dir, res.result

@@ -60,11 +60,8 @@ def run_trial(sets: list[str], data: Path, runs: Path, threads: int, resume: boo
     kata = get_kata(KATA)
     cfg, overrides = runner.prepare(kata, "default", sets)
     previous = matching_run(runs, overrides) if resume else None
-    if previous is not None and (previous / records.RESULT).is_file():
-        run_dir, result = previous, records.read_json(previous / records.RESULT)
-    elif previous is not None:
-        res = runner.resume(previous, quiet=True)
-        run_dir, result = res.dir, res.result
+    if previous is not None:
+        run_dir, result = runner.finish(previous, quiet=True)
     else:
         res = runner.execute(kata, cfg, preset="default", seed=0, root=runs, overrides=overrides, quiet=True, data=data, threads=threads)
         run_dir, result = res.dir, res.result

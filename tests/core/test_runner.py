@@ -86,6 +86,19 @@ def test_interrupt_then_resume_equals_an_uninterrupted_run(toy_kata, tmp_path):
     assert resumed.result["metrics"] == whole.result["metrics"]
     steps = [m["step"] for m in records.read_metrics(cut / "metrics.jsonl")]
     assert steps == list(range(1, 11))  # each step logged once
+    # finish() takes a finished run as it is
+    assert runner.finish(cut) == (cut, json.loads((cut / "result.json").read_text()))
+
+
+def test_finish_resumes_an_interrupted_run(toy_kata, tmp_path):
+    with pytest.raises(runner.Interrupted) as e:
+        run_toy(toy_kata, tmp_path, preset="default", sets=["steps=10", "mode=interrupt"], checkpoint_interval=0)
+    cut = e.value.run_dir
+    config = json.loads((cut / "config.json").read_text())
+    config["config"]["mode"] = "ok"
+    records.write_json(cut / "config.json", config)
+    run_dir, result = runner.finish(cut, quiet=True)
+    assert run_dir == cut and result["resumed"] is True and (cut / "result.json").is_file()
 
 
 def test_resume_refuses_finished_or_foreign_folders(toy_kata, tmp_path):

@@ -288,3 +288,12 @@ def resume(run_dir: Path, *, quiet: bool = False, checkpoint_interval: float = D
         quiet=quiet, resume_dir=run_dir, checkpoint_interval=checkpoint_interval, data=None if data is None else Path(data),
         threads=saved.get("threads"),
     )  # fmt: skip
+
+
+def finish(run_dir: Path, *, quiet: bool = False) -> tuple[Path, dict[str, Any]]:
+    """A run's folder and result: taken as it is when it finished, else resumed to its end."""
+    run_dir = Path(run_dir)
+    if (run_dir / records.RESULT).is_file():
+        return run_dir, records.read_json(run_dir / records.RESULT)
+    res = resume(run_dir, quiet=quiet)
+    return res.dir, res.result
