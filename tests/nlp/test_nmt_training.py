@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deepkata.nlp.batching import make_batch
-from deepkata.nlp.experiment import within_budget
+from deepkata.nlp.experiment import schedule_for, within_budget
 from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
 from deepkata.nlp.train import Schedule, Trainer
 from deepkata.nlp.transformer import Transformer, TransformerConfig
@@ -29,6 +29,33 @@ def test_the_schedule_warms_up_then_decays_as_one_over_sqrt_step():
     assert s.lr_at(100) == pytest.approx(1e-3)
     assert s.lr_at(400) == pytest.approx(5e-4)
     assert Schedule(lr=2e-3, warmup=0).lr_at(7) == 2e-3
+
+
+def test_the_learning_rate_decays_per_epoch_after_decay_after():
+    s = Schedule(lr=1e-3, warmup=0, decay=0.5, decay_after=6)
+    assert [s.lr_at(100, epoch) for epoch in (1, 6, 7, 8, 10)] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4, 6.25e-5])
+    w = Schedule(lr=1e-3, warmup=100, decay=0.5, decay_after=1)
+    assert w.lr_at(400, 3) == pytest.approx(5e-4 / 4)
+    assert Schedule(lr=1e-3, warmup=100).lr_at(400, 9) == Schedule(lr=1e-3, warmup=100).lr_at(400)  # no decay by default
+
+
+def test_a_recipe_takes_only_the_overrides_given():
+    s = schedule_for("gru-additive", 1024, 1.0, lr=None, warmup=None, decay=0.5, decay_after=6)
+    assert (s.lr, s.warmup, s.label_smoothing, s.decay, s.decay_after, s.max_tokens) == (1e-3, 0, 0.0, 0.5, 6, 1024)
+    t = schedule_for("transformer", 4096, 1.0, label_smoothing=0.2)
+    assert (t.warmup, t.label_smoothing, t.decay) == (400, 0.2, 1.0)
+
+
+def test_the_trainer_applies_the_epoch_decay():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(20, 15, dim=16, heads=2, layers=1, ffn=32, dropout=0.0))
+    trainer = Trainer(model, Schedule(lr=1e-3, warmup=0, decay=0.1, decay_after=1, max_tokens=60), seed=0)
+    src, tgt = [[4 + (k % 9), 5] for k in range(40)], [[7, 4 + (k % 5)] for k in range(40)]
+    seen: list[tuple[int, float]] = []
+    for _ in range(3):
+        trainer.train_epoch(src, tgt, lambda done, total: seen.append((trainer.epoch + 1, trainer.opt.param_groups[0]["lr"])))
+    by_epoch = {e: sorted({lr for epoch, lr in seen if epoch == e}) for e in (1, 2, 3)}
+    assert by_epoch == {1: [1e-3], 2: [pytest.approx(1e-4)], 3: [pytest.approx(1e-5)]}
 
 
 def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():

@@ -2,9 +2,11 @@
 
     loss = cross-entropy with label smoothing eps over the non-<pad> target tokens
     lr(step) = lr_max min(step / warmup, sqrt(warmup / step))     (warmup 0: constant lr_max)
+             x decay^max(0, epoch - decay_after)                    (epoch counted from 1)
 
 The inverse-square-root schedule is Vaswani et al.'s, written with its peak lr_max reached at
-step ``warmup``. Each epoch's batches come from a generator seeded by (seed, epoch), so an
+step ``warmup``; the per-epoch decay after ``decay_after`` epochs is the recurrent models' usual
+end of training (Luong et al. 2015 halve the rate each epoch after the fifth). Each epoch's batches come from a generator seeded by (seed, epoch), so an
 epoch interrupted after k batches resumes by rebuilding the same batches and skipping k; the
 global RNG (dropout) is saved with the rest, so a resumed run ends with the same weights.
 """
@@ -32,12 +34,13 @@ class Schedule:
     clip: float = 1.0  # global gradient norm; 0 turns clipping off
     max_tokens: int = 4096  # padded target tokens per batch
     betas: tuple[float, float] = (0.9, 0.98)
+    decay: float = 1.0  # factor per epoch after decay_after epochs; 1 keeps the schedule as it is
+    decay_after: int = 0
 
-    def lr_at(self, step: int) -> float:
-        if self.warmup == 0:
-            return self.lr
-        # lr_max min(step / warmup, sqrt(warmup / step))
-        return self.lr * min(step / self.warmup, math.sqrt(self.warmup / step))
+    def lr_at(self, step: int, epoch: int = 1) -> float:
+        """The learning rate of optimizer step ``step`` (from 1), taken in epoch ``epoch`` (from 1)."""
+        lr = self.lr if self.warmup == 0 else self.lr * min(step / self.warmup, math.sqrt(self.warmup / step))
+        return lr * self.decay ** max(0, epoch - self.decay_after)
 
 
 def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
@@ -70,7 +73,7 @@ class Trainer:
         for batch in todo[self.batch_in_epoch :]:
             self.step += 1
             for group in self.opt.param_groups:
-                group["lr"] = self.schedule.lr_at(self.step)
+                group["lr"] = self.schedule.lr_at(self.step, self.epoch + 1)
             loss = batch_loss(self.model, batch, self.schedule.label_smoothing)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at step {self.step}: the loss is {loss.item()}")

@@ -44,6 +44,8 @@ class TranslateConfig(KataConfig):
     lr: float | None = param(None, "peak learning rate; none: the architecture's recipe", gt=0)
     warmup: int | None = param(None, "warmup steps of the inverse-square-root schedule; none: the recipe (0: constant)", ge=0)
     label_smoothing: float | None = param(None, "label smoothing; none: the recipe", ge=0, lt=1)
+    lr_decay: float | None = param(None, "factor of the learning rate per epoch after decay_after epochs; none: the recipe (1: none)", gt=0, le=1)
+    decay_after: int | None = param(None, "epochs at the full schedule before lr_decay applies; none: the recipe", ge=0)
     clip: float = param(1.0, "maximum global gradient norm; 0 turns clipping off", ge=0)
     min_freq: int = param(2, "a token enters the vocabulary after this many training occurrences", gt=0)
     beam: int = param(5, "beam size of the final test decoding", gt=0, le=64)
@@ -66,7 +68,9 @@ def _train_and_score(cfg: TranslateConfig, run: Run, kind: str, state: dict[str,
     torch.manual_seed(run.seed)
     spec = cfg.spec(kind)
     model = experiment.build_model(spec, len(vocabs[0]), len(vocabs[1]))
-    schedule = experiment.schedule_for(kind, cfg.max_tokens, cfg.clip, cfg.lr, cfg.warmup, cfg.label_smoothing)
+    schedule = experiment.schedule_for(
+        kind, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
+    )  # fmt: skip
     experiment.train(
         model, schedule, corpus, vocabs, epochs=cfg.epochs, seed=run.seed, state=state, save=save_all,
         log=lambda epoch, values: run.log(epoch, values, model=kind), due=run.checkpoint_due, advance=bar.advance,
