@@ -3,16 +3,17 @@
 1. Throughput: training steps (forward, label-smoothed loss, backward, Adam) of our Transformer
    and of ``torch.nn.Transformer`` with the same sizes, embeddings and output layer, on the same
    small_parallel_enja batches, interleaved; target tokens per second and their ratio.
-2. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer)
-   and the ``translate-compare`` default preset (GRU, attention-GRU and Transformer, 10 epochs
-   each), with their dev and test sacreBLEU (greedy and beam 5), time per epoch and wall time.
+2. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer,
+   20 epochs) and its ``attention-gru`` preset (additive attention, 20 epochs), and the
+   ``translate-compare`` default preset (GRU, attention-GRU and Transformer, 10 epochs each),
+   with their dev and test sacreBLEU (greedy and beam 5), time per epoch and wall time.
 
     DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1 --resume   # after an interruption
     DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2
 
-The trainings take hours on a CPU. ``--jobs 2`` trains the two katas side by side (one thread
+The trainings take hours on a CPU. ``--jobs 2`` trains two runs side by side (one thread
 each on a 2-core machine), and ``--resume`` continues each kata's newest run under ``--runs``
 from its last checkpoint (or takes it as it is when it finished), so an interrupted benchmark
 loses at most a few minutes. The throughput comparison always runs first, alone.
@@ -136,7 +137,7 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=2, help="threads for the BLEU trainings")
     parser.add_argument("--batches", type=int, default=20, help="batches per throughput pass")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the two katas one after the other (1) or side by side (2)")
+    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the runs one after the other (1) or two side by side (2)")
     parser.add_argument("--resume", action="store_true", help="continue each kata's newest run under --runs instead of starting anew")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-translate"))
@@ -157,9 +158,16 @@ def main() -> None:
         speed.append(throughput(cfg, work, args.repeat))
     results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed}
     if not args.throughput_only:
-        katas = {"translate": "translate", "translate_compare": "translate-compare"}
+        katas = {
+            "translate": ("translate", "default"),
+            "translate_attention_gru": ("translate", "attention-gru"),
+            "translate_compare": ("translate-compare", "default"),
+        }
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {key: pool.submit(run_kata, name, "default", folder, args.runs, args.train_threads, args.resume) for key, name in katas.items()}
+            futures = {
+                key: pool.submit(run_kata, name, preset, folder, args.runs, args.train_threads, args.resume)
+                for key, (name, preset) in katas.items()
+            }
             results |= {key: f.result() for key, f in futures.items()}
         results["jobs"] = args.jobs
     record("translate", results, env=env, out_dir=args.out)
