@@ -22,7 +22,7 @@ from deepkata.core.benchmark import record, time_per_call
 from deepkata.core.records import environment
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, make_batch, sigmoid_mse
 from deepkata.rnn.scratch.simple_rnn import SimpleRNN, SimpleRNNConfig
-from deepkata.rnn.models import SequenceModel
+from deepkata.models.sequence import SequenceModel
 from deepkata.rnn.simple_rnn_torch import sigmoid_mse as torch_sigmoid_mse
 from deepkata.rnn.simple_rnn_torch import twin, weights_of
 

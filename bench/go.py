@@ -34,7 +34,7 @@ from deepkata.core.benchmark import command, record, time_per_call
 from deepkata.core.registry import get_kata
 from deepkata.go.arena import ArenaSettings, run_arena, summarize
 from deepkata.go.board import GoState
-from deepkata.go.mcts import MCTS, SearchConfig
+from deepkata.search.mcts import MCTS, SearchConfig
 from deepkata.go.referee import GNUGO, referee_game, start_gnugo
 
 RESULTS = Path("bench/results")

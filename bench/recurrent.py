@@ -4,7 +4,7 @@
    ``torch.nn.LSTM`` / ``torch.nn.GRU`` on the CPU, same weights, float64 on both sides (and
    PyTorch in float32 beside it), at a few sizes. Before timing, outputs and gradients are
    checked equal.
-2. :class:`deepkata.rnn.models.SequenceModel` against the raw ``nn.LSTM`` it wraps (and the
+2. :class:`deepkata.models.sequence.SequenceModel` against the raw ``nn.LSTM`` it wraps (and the
    same ``nn.LSTM`` + ``nn.Linear`` on the last step), forward + backward, interleaved: the
    overhead must stay within 5%.
 
@@ -94,7 +94,7 @@ def bench_overhead(number: int, repeat: int) -> dict[str, Any]:
 
     import torch
 
-    from deepkata.rnn.models import SequenceModel, SequenceModelConfig
+    from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 
     batch, steps, n_in, hidden = 32, 50, 16, 64
     torch.manual_seed(0)

@@ -11,7 +11,10 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import numpy as np  # noqa: E402
+
 from deepkata.core.config import KataConfig, param  # noqa: E402
+from deepkata.core.engine import JobContext, JobSpec  # noqa: E402
 from deepkata.core.errors import UserError  # noqa: E402
 from deepkata.core.registry import Expectation, Kata, Outcome, register, unregister  # noqa: E402
 
@@ -23,29 +26,51 @@ class ToyConfig(KataConfig):
     mode: Literal["ok", "crash", "bad-input", "interrupt"] = param("ok", "what the run does")
 
 
-def toy_run(cfg: ToyConfig, run) -> Outcome:
-    """Counts up, logging each step; checkpoints so it can resume; fails on request."""
-    import numpy as np
+class ToyJob:
+    """Counts up, drawing a random number a step; fails on request."""
 
-    state = run.load_checkpoint() or {"step": 0, "total": 0.0, "draws": []}
-    rng = np.random.default_rng(run.seed)
-    rng.bit_generator.advance(state["step"])
-    with run.bar("toy", cfg.steps) as bar:
-        while state["step"] < cfg.steps:
-            state["total"] += cfg.rate
-            state["draws"].append(float(rng.random()))
-            state["step"] += 1
-            run.log(state["step"], {"train/total": state["total"]})
-            bar.advance()
-            if run.checkpoint_due():
-                run.save_checkpoint(state)
-            if cfg.mode == "interrupt" and state["step"] == cfg.steps // 2:
-                raise KeyboardInterrupt
-            if cfg.mode == "crash" and state["step"] == 3:
-                raise RuntimeError("toy crash")
-            if cfg.mode == "bad-input":
-                raise UserError("toy.csv: line 3: expected a number")
-    return Outcome({"train/total": state["total"], "eval/draw_sum": sum(state["draws"]), "eval/nan": float("nan")}, "Toy summary.")
+    def __init__(self, cfg: ToyConfig, ctx: JobContext) -> None:
+        self.cfg, self.ctx = cfg, ctx
+        self.rng = np.random.default_rng(ctx.seed)
+        self.count, self.total_value, self.draws = 0, 0.0, []
+        self.device = ctx.device
+        self.total = cfg.steps
+
+    @property
+    def progress(self) -> int:
+        return self.count
+
+    @property
+    def done(self) -> bool:
+        return self.count >= self.cfg.steps
+
+    def step(self) -> None:
+        self.total_value += self.cfg.rate
+        self.draws.append(float(self.rng.random()))
+        self.count += 1
+        self.ctx.log(self.count, {"train/total": self.total_value})
+        if self.cfg.mode == "interrupt" and self.count == self.cfg.steps // 2:
+            raise KeyboardInterrupt
+        if self.cfg.mode == "crash" and self.count == 3:
+            raise RuntimeError("toy crash")
+        if self.cfg.mode == "bad-input":
+            raise UserError("toy.csv: line 3: expected a number")
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "total": self.total_value, "draws": list(self.draws), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count, self.total_value, self.draws = state["count"], state["total"], list(state["draws"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def result(self) -> dict:
+        return {"total": self.total_value, "draws": self.draws}
+
+
+def toy_run(cfg: ToyConfig, run) -> Outcome:
+    """One counting job on the engine: it checkpoints, resumes and fails on request."""
+    job = run.sweep([JobSpec("count", cfg)], ToyJob)["count"]
+    return Outcome({"train/total": job["total"], "eval/draw_sum": sum(job["draws"]), "eval/nan": float("nan")}, "Toy summary.")
 
 
 TOY = Kata(
@@ -78,7 +103,7 @@ def interrupt_at_checkpoint(monkeypatch):
     """``interrupt_at_checkpoint(n)``: the n-th checkpoint is saved, then Ctrl-C strikes."""
     from deepkata.core.runner import Run
 
-    original = Run.save_checkpoint
+    original = Run._save_state
 
     def arm(n: int) -> None:
         calls = {"n": 0}
@@ -87,12 +112,31 @@ def interrupt_at_checkpoint(monkeypatch):
             original(self, state)
             calls["n"] += 1
             if calls["n"] == n:
-                monkeypatch.setattr(Run, "save_checkpoint", original)  # the resumed run saves normally
+                monkeypatch.setattr(Run, "_save_state", original)  # the resumed run saves normally
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr(Run, "save_checkpoint", save_then_die)
+        monkeypatch.setattr(Run, "_save_state", save_then_die)
 
     return arm
+
+
+def run_kata(kata, tmp_path, preset="smoke", sets=(), seed=0, **kwargs):
+    """Run ``kata`` (a name or a Kata) with ``preset`` and ``--set`` assignments, quietly, under
+    ``tmp_path``: what ``deepkata run`` does, in-process. Keyword arguments go to the runner
+    (``checkpoint_interval``, ``data``, ``device``...)."""
+    from deepkata.core import runner
+    from deepkata.core.registry import get_kata
+
+    k = get_kata(kata) if isinstance(kata, str) else kata
+    cfg, overrides = runner.prepare(k, preset, list(sets))
+    return runner.execute(k, cfg, preset=preset, seed=seed, root=tmp_path, overrides=overrides, quiet=True, **kwargs)
+
+
+def resume_run(run_dir, **kwargs):
+    """``deepkata resume run_dir``, in-process and quiet."""
+    from deepkata.core import runner
+
+    return runner.resume(run_dir, quiet=True, **kwargs)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """What is built in: the topic packages whose katas register themselves, and task commands.
 
 The platform core never imports a topic; :func:`deepkata.core.registry.load_katas` imports
-``KATA_MODULES``, then any plugin that declares a ``deepkata.katas`` entry point, and
+``KATA_MODULES``, then any plugin that declares a ``deepkata.katas`` entry point;
+:func:`deepkata.models.load_models` imports ``MODEL_MODULES`` and ``deepkata.models`` plugins; and
 :mod:`deepkata.cli` adds each of ``COMMANDS`` (name, "module:function") as a subcommand.
 """
 
@@ -11,6 +12,14 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.nlp.katas",
     "deepkata.rl.katas",
     "deepkata.go.katas",
+)
+
+# modules whose import registers models in deepkata.models (architectures of every topic)
+MODEL_MODULES: tuple[str, ...] = (
+    "deepkata.models.sequence",
+    "deepkata.nlp.transformer",
+    "deepkata.nlp.seq2seq",
+    "deepkata.rl.policy_gradient",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function

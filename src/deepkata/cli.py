@@ -20,9 +20,10 @@ from rich.table import Table
 from deepkata import __version__
 from deepkata.catalog import COMMANDS
 from deepkata.core import config as config_mod
-from deepkata.core import records, report, runner
+from deepkata.core import distributed, records, report, runner
 from deepkata.core.errors import UserError
 from deepkata.core.registry import all_katas, get_kata
+from deepkata.models import get_model, list_models
 
 
 app = typer.Typer(
@@ -49,6 +50,8 @@ _consoles = _Consoles()
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; print only the run folder.")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder that holds the runs.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random generator.")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+Precision = Annotated[str, typer.Option("--precision", help="fp32, or bf16 autocast where the kata allows it.")]
 
 
 def _version(value: bool) -> None:
@@ -86,17 +89,25 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
 
 
 @app.command()
-def info(kata: Annotated[str, typer.Argument(help="Kata name (see `deepkata list`).")]) -> None:
-    """Show a kata's config fields, presets and expectations."""
-    k = get_kata(kata)
-    _consoles.out.print(f"{k.name} — {k.description}\ncurriculum: {k.section}\ndata: {k.data}\n")
+def info(name: Annotated[str, typer.Argument(help="A kata (`deepkata list`) or a model (`deepkata models`).")]) -> None:
+    """Show a kata's config fields, presets and expectations, or a model's config and parameter count."""
+    if name not in [k.name for k in all_katas()] and name in list_models():
+        _model_info(name)
+        return
+    k = get_kata(name)
+    extras = [f"device: {'cpu (NumPy)' if k.cpu_only else 'cpu or cuda'}", f"precision: {', '.join(k.precisions)}"]
+    if k.distributed:
+        extras.append("data-parallel under torchrun")
+    _consoles.out.print(f"{k.name} — {k.description}\ncurriculum: {k.section}\ndata: {k.data}\n{'; '.join(extras)}\n")
     table = Table("field", "type", "default", "bounds", "meaning", title="config (--set field=value)")
-    for spec in config_mod.fields(k.config):
+    for spec in config_mod.flat_fields(k.config):
         table.add_row(spec.name, spec.type_name, report.fmt(spec.default), spec.describe_bounds(), spec.help)
     _consoles.out.print(table)
     presets = Table("preset", "overrides", title="presets (--preset NAME)")
-    for name, overrides in k.presets.items():
-        presets.add_row(name, ", ".join(f"{f}={report.fmt(v)}" for f, v in overrides.items()) or "(the defaults)")
+    for preset_name, overrides in k.presets.items():
+        flat = config_mod.changed(k.preset_config(preset_name), k.preset_config("default")) if overrides else {}
+        shown = flat or dict(overrides)
+        presets.add_row(preset_name, ", ".join(f"{f}={report.fmt(v)}" for f, v in shown.items()) or "(the defaults)")
     _consoles.out.print(presets)
     exp = Table("expectation", "criterion", "presets", title="expectations")
     for e in k.expectations:
@@ -104,7 +115,41 @@ def info(kata: Annotated[str, typer.Argument(help="Kata name (see `deepkata list
     _consoles.out.print(exp)
 
 
+def _model_info(name: str) -> None:
+    entry = get_model(name)
+    params = entry.example_parameters()
+    example = ", ".join(f"{k}={v}" for k, v in entry.example.items())
+    _consoles.out.print(
+        f"{entry.name} — {entry.description}\ntopic: {entry.topic}\nconfig: {entry.config.__name__}\n"
+        f"parameters: {params:,} at the defaults" + (f" with {example}" if example else "") + "\n"
+    )
+    table = Table("field", "type", "default", "bounds", "meaning", title=f"config (build_model({name!r}, field=value, ...))")
+    for spec in config_mod.flat_fields(entry.config):
+        table.add_row(spec.name, spec.type_name, report.fmt(spec.default), spec.describe_bounds(), spec.help)
+    _consoles.out.print(table)
+
+
+@app.command("models")
+def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """List the model registry: every architecture, its topic and its parameter count at the defaults."""
+    rows = []
+    for name in list_models():
+        entry = get_model(name)
+        rows.append({"name": name, "topic": entry.topic, "config": entry.config.__name__, "parameters": entry.example_parameters(),
+                     "example": dict(entry.example), "description": entry.description})  # fmt: skip
+    if as_json:
+        _consoles.out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("model", "topic", "config", "parameters", "description")
+    for r in rows:
+        note = " (" + ", ".join(f"{k}={v}" for k, v in r["example"].items()) + ")" if r["example"] else ""
+        table.add_row(r["name"], r["topic"], r["config"], f"{r['parameters']:,}{note}", r["description"])
+    _consoles.out.print(table)
+
+
 def _finish(result: runner.RunResult, quiet: bool, strict: bool) -> None:
+    if result.result["world_size"] > 1 and not distributed.from_env().is_main:
+        return  # rank 0 reports
     if quiet:
         _consoles.out.print(str(result.dir))
     else:
@@ -131,20 +176,24 @@ def run(
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = runner.DEFAULT_CHECKPOINT_INTERVAL,
+    device: Device = "auto",
+    precision: Precision = "fp32",
 ) -> None:
-    """Run a kata and leave its record in OUT/KATA/<UTC time>-s<SEED>/."""
+    """Run a kata and leave its record in OUT/KATA/<UTC time>-s<SEED>/ (under torchrun: rank 0 writes it)."""
     k = get_kata(kata)
     if resume_dir is not None:
         saved = records.read_json(resume_dir / records.CONFIG) if (resume_dir / records.CONFIG).is_file() else {}
         if saved.get("kata") != k.name:
             raise UserError(f"--resume {resume_dir}: not a run of {k.name}")
-        result = _interruptible(lambda: runner.resume(resume_dir, quiet=quiet, checkpoint_interval=checkpoint_every))
+        result = _interruptible(
+            lambda: runner.resume(resume_dir, quiet=quiet, checkpoint_interval=checkpoint_every, device=None if device == "auto" else device)
+        )
     else:
         cfg, overrides = runner.prepare(k, preset, set_ or [])
         result = _interruptible(
             lambda: runner.execute(
                 k, cfg, preset=preset, seed=seed, root=out_dir, overrides=overrides, quiet=quiet,
-                checkpoint_interval=checkpoint_every, data=data, threads=threads,
+                checkpoint_interval=checkpoint_every, data=data, threads=threads, device=device, precision=precision,
             )  # fmt: skip
         )
     _finish(result, quiet, strict)
@@ -155,9 +204,10 @@ def resume(
     run_dir: Annotated[Path, typer.Argument(help="The folder of an interrupted run.")],
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
+    device: Annotated[str | None, typer.Option("--device", help="Continue on this device instead of the run's own.")] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, in its own folder."""
-    result = _interruptible(lambda: runner.resume(run_dir, quiet=quiet))
+    result = _interruptible(lambda: runner.resume(run_dir, quiet=quiet, device=device))
     _finish(result, quiet, strict)
 
 
@@ -243,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         _consoles.err.print(f"deepkata: error: {e}")
         sys.exit(2)
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

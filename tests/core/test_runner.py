@@ -21,7 +21,10 @@ def test_a_run_leaves_a_complete_record(toy_kata, tmp_path):
     assert res.dir.parent == tmp_path / "toy" and res.dir.name.endswith("-s0")
 
     config = json.loads((res.dir / "config.json").read_text())
-    assert config == {"kata": "toy", "preset": "smoke", "seed": 0, "overrides": {}, "data": None, "threads": None, "config": {"steps": 5, "rate": 0.5, "mode": "ok"}}
+    assert config == {
+        "kata": "toy", "preset": "smoke", "seed": 0, "overrides": {}, "data": None, "threads": None, "device": "cpu",
+        "precision": "fp32", "world_size": 1, "config": {"steps": 5, "rate": 0.5, "mode": "ok"},
+    }  # fmt: skip
     result = json.loads((res.dir / "result.json").read_text())
     assert result["status"] == "completed"
     assert result["metrics"]["train/total"] == 2.5

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
-from deepkata.go.game import IllegalMove
+from deepkata.search.game import IllegalMove
 from tests.go.naive_go import NaiveGo
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepkata.go.game import Game
+from deepkata.search.game import Game
 from deepkata.go.gtp import GtpEngine, clean_line, make_player
 from deepkata.go.players import Decision, Player, RandomPlayer, move_seconds
 

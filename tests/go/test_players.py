@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from deepkata.go.board import GoState
-from deepkata.go.game import TicTacToe
-from deepkata.go.mcts import SearchConfig
+from deepkata.search.tictactoe import TicTacToe
+from deepkata.search.mcts import SearchConfig
 from deepkata.go.players import MCTSPlayer, RandomPlayer, play_game
 
 

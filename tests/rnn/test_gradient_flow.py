@@ -6,7 +6,7 @@ import torch
 
 from deepkata.rnn.adding import adding_batch
 from deepkata.rnn.gradient_flow import hidden_gradient_norms
-from deepkata.rnn.models import SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 
 CELLS = {"rnn": torch.nn.RNNCell, "gru": torch.nn.GRUCell, "lstm": torch.nn.LSTMCell}
 

@@ -1,18 +1,23 @@
-"""Typed kata configurations: frozen dataclasses whose fields document and check themselves.
+"""Typed configurations: frozen dataclasses whose fields document and check themselves.
 
-A kata's config is a frozen dataclass deriving from :class:`KataConfig`; every field is
-declared with :func:`param`, which carries a one-line help text and optional bounds::
+A config is a frozen dataclass deriving from :class:`Config` (a kata's from
+:class:`KataConfig`); every field is declared with :func:`param`, which carries a one-line
+help text and optional bounds::
 
     @dataclass(frozen=True)
     class MyConfig(KataConfig):
         hidden: int = param(16, "hidden units", gt=0)
         lr: float = param(0.1, "learning rate", gt=0)
         activation: Literal["sigmoid", "tanh"] = param("sigmoid", "hidden nonlinearity")
+        model: TransformerConfig = param(TransformerConfig(), "the Transformer")  # nested
 
-Supported field types: ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None``
-and ``tuple[X, ...]``. Values are checked when the dataclass is built, from Python or from
-the command line (``--set key=value``, parsed by :func:`parse_value`), so a config object that
-exists is a valid one.
+Supported field types: ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None``,
+``tuple[X, ...]`` and another :class:`Config` class, nested: a kata config contains the
+library configs it uses instead of repeating their fields. Nested fields have dotted names,
+``--set model.dim=512``, and presets may give them dotted (``{"model.dim": 64}``) or nested
+(``{"model": {"dim": 64}}``). Values are checked when the dataclass is built, from Python or
+from the command line (``--set key=value``, parsed by :func:`parse_value`), so a config object
+that exists is a valid one.
 """
 
 from __future__ import annotations
@@ -72,8 +77,8 @@ class FieldSpec:
         return ", ".join(f"{symbols[k]} {v:g}" for k, v in self.bounds.items())
 
 
-class KataConfig:
-    """Base of kata configs: checks every field's type and bounds when the config is built.
+class Config:
+    """Base of configs: checks every field's type and bounds when the config is built.
 
     Subclasses may override :meth:`validate` for checks that involve several fields; it
     raises :class:`ConfigError` naming the fields.
@@ -88,8 +93,18 @@ class KataConfig:
         """Cross-field checks; the default has none."""
 
 
+class KataConfig(Config):
+    """Base of a kata's config: the fields ``--set`` reaches, library configs nested in it."""
+
+
+def is_config(tp: Any) -> bool:
+    """Whether the field type ``tp`` is a nested config class."""
+    return isinstance(tp, type) and issubclass(tp, Config) and dataclasses.is_dataclass(tp)
+
+
 def fields(cls: type) -> list[FieldSpec]:
-    """The fields of a config class, in declaration order, with resolved types."""
+    """The fields of a config class, in declaration order, with resolved types (nested
+    configs as one field each; :func:`flat_fields` expands them)."""
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__} is not a dataclass")
     hints = typing.get_type_hints(cls)
@@ -101,6 +116,18 @@ def fields(cls: type) -> list[FieldSpec]:
             raise TypeError(f"{cls.__name__}.{f.name} has no help text (declare it with param())")
         specs.append(FieldSpec(f.name, hints[f.name], f.default, f.metadata["help"], f.metadata["bounds"]))
     return specs
+
+
+def flat_fields(cls: type, prefix: str = "") -> list[FieldSpec]:
+    """Every leaf field of a config class, nested ones under dotted names (``model.dim``)."""
+    out = []
+    for spec in fields(cls):
+        name = prefix + spec.name
+        if is_config(spec.type):
+            out += flat_fields(spec.type, name + ".")
+        else:
+            out.append(dataclasses.replace(spec, name=name))
+    return out
 
 
 # --- types ------------------------------------------------------------------------------------
@@ -152,6 +179,10 @@ def check_value(spec: FieldSpec, value: Any) -> None:
         if optional:
             return
         raise ConfigError(f"{spec.name} must not be none ({spec.help})")
+    if is_config(tp):
+        if not isinstance(value, tp):
+            raise ConfigError(f"{spec.name} expects a {tp.__name__}, got {value!r}")
+        return
     item = _tuple_item(tp)
     if item is not None:
         if not isinstance(value, tuple):
@@ -250,8 +281,8 @@ def _parse_scalar(spec: FieldSpec, tp: Any, raw: str) -> Any:
 
 
 def parse_assignments(cls: type, assignments: Iterable[str]) -> dict[str, Any]:
-    """``["hidden=32", "lr=0.2"]`` -> ``{"hidden": 32, "lr": 0.2}``, checked against ``cls``."""
-    specs = {s.name: s for s in fields(cls)}
+    """``["hidden=32", "model.dim=512"]`` -> ``{"hidden": 32, "model.dim": 512}``, checked against ``cls``."""
+    specs = {s.name: s for s in flat_fields(cls)}
     values: dict[str, Any] = {}
     for item in assignments:
         key, sep, text = item.partition("=")
@@ -264,21 +295,65 @@ def parse_assignments(cls: type, assignments: Iterable[str]) -> dict[str, Any]:
     return values
 
 
+def _nest(layer: Mapping[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:
+    """``layer`` with dotted keys gathered into nested dicts, every key checked against ``cls``."""
+    specs = {s.name: s for s in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in layer.items():
+        head, dot, rest = key.partition(".")
+        if head not in specs or (dot and not is_config(specs[head].type)):
+            raise unknown("config key", prefix + key, [s.name for s in flat_fields(cls, prefix)])
+        if is_config(specs[head].type) and (dot or isinstance(value, Mapping)):
+            sub = _nest({rest: value} if dot else value, specs[head].type, f"{prefix}{head}.")
+            previous = out.get(head)
+            out[head] = _merge(previous, sub) if isinstance(previous, dict) else sub
+        else:
+            out[head] = value
+    return out
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, Mapping) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _construct(cls: type, values: Mapping[str, Any], base: Any = None) -> Any:
+    """``cls`` from ``values`` (nested dicts for nested configs) over ``base`` or the defaults."""
+    specs = {s.name: s for s in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        spec = specs[key]
+        if is_config(spec.type) and isinstance(value, Mapping):
+            inner = getattr(base, key) if base is not None else spec.default
+            value = _construct(spec.type, value, inner)
+        kwargs[key] = value
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
+
+
 def build(cls: type, *layers: Mapping[str, Any]) -> Any:
-    """The config ``cls`` with each layer of overrides applied in turn (later layers win)."""
-    specs = {s.name for s in fields(cls)}
+    """The config ``cls`` with each layer of overrides applied in turn (later layers win).
+
+    A layer's keys are field names, dotted names of nested fields, or nested dicts.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
-        for key in layer:
-            if key not in specs:
-                raise unknown("config key", key, specs)
-        merged.update(layer)
-    return cls(**merged)
+        merged = _merge(merged, _nest(layer, cls))
+    return _construct(cls, merged)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """The config as JSON-ready data (tuples become lists)."""
-    return {f.name: (list(v) if isinstance(v := getattr(cfg, f.name), tuple) else v) for f in dataclasses.fields(cfg)}
+    """The config as JSON-ready data: nested configs as dicts, tuples as lists."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, Config):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
 
 
 def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
@@ -288,16 +363,27 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     for key, value in data.items():
         if key not in specs:
             raise unknown("config key", key, specs)
-        if isinstance(value, list):
+        if is_config(specs[key].type) and isinstance(value, Mapping):
+            value = from_dict(specs[key].type, value)
+        elif isinstance(value, list):
             value = tuple(value)
         values[key] = value
     return cls(**values)
 
 
+def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"hidden": 16, "model.dim": 256, ...}``: every leaf value under its dotted name."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, Config):
+            out |= flatten(value, f"{prefix}{f.name}.")
+        else:
+            out[prefix + f.name] = value
+    return out
+
+
 def changed(cfg: Any, base: Any) -> dict[str, Any]:
-    """Fields of ``cfg`` that differ from ``base``: {name: value in cfg}."""
-    return {
-        f.name: getattr(cfg, f.name)
-        for f in dataclasses.fields(cfg)
-        if getattr(cfg, f.name) != getattr(base, f.name)
-    }
+    """Leaf fields of ``cfg`` that differ from ``base``: {dotted name: value in cfg}."""
+    new, old = flatten(cfg), flatten(base)
+    return {k: v for k, v in new.items() if v != old[k]}

@@ -24,6 +24,16 @@ class Bar:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
+    def update(self, completed: float) -> None:
+        """Set the work done so far."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed)
+
+    def reset(self, total: float | None, completed: float = 0) -> None:
+        """Set the work to do and the work done."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total, completed=completed)
+
     def note(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, note=text)

@@ -131,6 +131,9 @@ class Kata:
     data: str = "generated"  # where its data comes from, for the kata table
     takes_data: bool = False  # accepts a data file or folder through --data
     threads: int | None = None  # PyTorch threads it runs best with (None: PyTorch's default)
+    cpu_only: bool = False  # computes in NumPy: --device cpu (or auto) only
+    precisions: tuple[str, ...] = ("fp32",)  # what --precision may be; ("fp32", "bf16") allows autocast
+    distributed: bool = False  # trains data-parallel under torchrun
 
     def preset_config(self, preset: str) -> Any:
         if preset not in self.presets:
@@ -157,6 +160,10 @@ def register(kata: Kata) -> Kata:
     missing = [p for p in REQUIRED_PRESETS if p not in kata.presets]
     if missing:
         raise RegistryError(f"kata {kata.name!r} lacks presets {missing}")
+    if "fp32" not in kata.precisions or not set(kata.precisions) <= {"fp32", "bf16"}:
+        raise RegistryError(f"kata {kata.name!r}: precisions must include fp32 and be among fp32, bf16")
+    if kata.cpu_only and kata.precisions != ("fp32",):
+        raise RegistryError(f"kata {kata.name!r}: a NumPy kata computes in fp32 only")
     if not issubclass(kata.config, config_mod.KataConfig):
         raise RegistryError(f"kata {kata.name!r}: config must derive from KataConfig")
     for preset in kata.presets:
@@ -184,11 +191,20 @@ def register_kata(
     data: str = "generated",
     takes_data: bool = False,
     threads: int | None = None,
+    cpu_only: bool = False,
+    precisions: Sequence[str] = ("fp32",),
+    distributed: bool = False,
 ) -> Callable[[Callable[[Any, Any], Outcome]], Callable[[Any, Any], Outcome]]:
     """Decorator form of :func:`register` for a kata's run function."""
 
     def wrap(fn: Callable[[Any, Any], Outcome]) -> Callable[[Any, Any], Outcome]:
-        register(Kata(name, topic, section, description, config, fn, dict(presets), tuple(expectations), data, takes_data, threads))
+        register(
+            Kata(
+                name=name, topic=topic, section=section, description=description, config=config, run=fn,
+                presets=dict(presets), expectations=tuple(expectations), data=data, takes_data=takes_data,
+                threads=threads, cpu_only=cpu_only, precisions=tuple(precisions), distributed=distributed,
+            )
+        )  # fmt: skip
         return fn
 
     return wrap

@@ -111,11 +111,12 @@ def run_report(
         out += ["", "## Timings", "", "Wall-clock seconds on this machine; unlike the metrics, they vary between runs.", ""]
         out.append(markdown_table([{"timing": k, "seconds": v} for k, v in result["timings"].items()]))
     out += ["", "## Configuration", ""]
+    values = config_mod.flatten(cfg)
     out.append(
         markdown_table(
             [
-                {"field": s.name, "value": getattr(cfg, s.name), "type": s.type_name, "meaning": s.help}
-                for s in config_mod.fields(type(cfg))
+                {"field": s.name, "value": values[s.name], "type": s.type_name, "meaning": s.help}
+                for s in config_mod.flat_fields(type(cfg))
             ]
         )
     )

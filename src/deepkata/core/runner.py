@@ -21,20 +21,28 @@ import io
 import shutil
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from deepkata.core import checkpoint, records, report
+import torch
+
+from deepkata.core import checkpoint, distributed, engine, records, report
 from deepkata.core import config as config_mod
+from deepkata.core import device as device_mod
+from deepkata.core.device import Precision
+from deepkata.core.distributed import Ranks
+from deepkata.core.engine import Job, JobContext, JobSpec
 from deepkata.core.errors import UserError
 from deepkata.core.progress import Bar, ProgressBoard
 from deepkata.core.registry import Kata, get_kata
 from deepkata.core.seeding import seed_everything
 
 DEFAULT_CHECKPOINT_INTERVAL = 30.0  # seconds between checkpoints of a long run
+CHECKPOINT_FORMAT = "deepkata-engine-1"
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -44,15 +52,17 @@ class Artifact:
 
 
 class Run:
-    """What a kata's ``run(cfg, run)`` receives: its folder and the services around it.
+    """What a kata's ``run(cfg, run)`` receives: its folder, the engine and the services around it.
 
+    - :meth:`sweep` runs the kata's jobs on the training engine (:mod:`deepkata.core.engine`),
+      which owns checkpoints, resume, seeds, progress, devices and ranks;
     - :meth:`log` appends namespaced metrics to ``metrics.jsonl``;
     - :meth:`bar` gives a progress bar (silent under ``--quiet``);
     - :meth:`save_figure` and :meth:`save_table` write artefacts the report shows;
-    - :meth:`checkpoint_due`, :meth:`save_checkpoint` and :meth:`load_checkpoint` make a
-      long run resumable: a kata saves its whole state when a checkpoint is due and, on
-      start, continues from :meth:`load_checkpoint` when it returns one;
-    - :attr:`data` is the ``--data`` path, or None for the kata's embedded data.
+    - :attr:`data` is the ``--data`` path, or None for the kata's embedded data;
+    - :attr:`device`, :attr:`precision` and :attr:`ranks` say where and how it computes.
+
+    Under ``torchrun`` only rank 0 writes: on the other ranks the writing methods do nothing.
     """
 
     def __init__(
@@ -65,25 +75,42 @@ class Run:
         progress: ProgressBoard,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         data: Path | None = None,
+        device: torch.device | None = None,
+        precision: Precision = "fp32",
+        ranks: Ranks = distributed.SINGLE,
     ) -> None:
         self.dir = Path(dir)
         self.data = data
         self.kata = kata
         self.preset = preset
         self.seed = seed
+        self.device = device or torch.device("cpu")
+        self.precision: Precision = precision
+        self.ranks = ranks
         self.figures: list[Artifact] = []
         self.tables: list[Artifact] = []
         self.checkpoint_interval = checkpoint_interval
         self._progress = progress
-        self._metrics = records.MetricsLog(self.dir / records.METRICS)
+        self._metrics = records.MetricsLog(self.dir / records.METRICS) if ranks.is_main else None
         self._started = self._last_checkpoint = time.monotonic()
         self.elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
+        self._state: dict[str, Any] | None = None  # the engine's: finished results, job in progress
+        self._keys: set[str] = set()
+
+    # --- the engine ----------------------------------------------------------------------------
+
+    def sweep(
+        self, grid: Iterable[JobSpec[P]], make_job: Callable[[P, JobContext], Job], *, description: str = "jobs"
+    ) -> dict[str, Any]:
+        """Run the jobs of ``grid`` on the engine; their results by key (see :func:`engine.sweep`)."""
+        return engine.sweep(self, grid, make_job, description=description)
 
     # --- logging and progress ------------------------------------------------------------------
 
     def log(self, step: int, metrics: Mapping[str, Any], **tags: Any) -> None:
         """Append ``{"step": step, **tags, **metrics}`` to ``metrics.jsonl``."""
-        self._metrics.log(step, metrics, **tags)
+        if self._metrics is not None:
+            self._metrics.log(step, metrics, **tags)
 
     @contextmanager
     def bar(self, description: str, total: float | None) -> Iterator[Bar]:
@@ -95,47 +122,74 @@ class Run:
     def save_figure(self, fig: Any, name: str, caption: str) -> Path:
         """Save a matplotlib figure as ``name``.png (atomically) and list it in the report."""
         path = self.dir / f"{name}.png"
-        records.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+        if self.ranks.is_main:
+            records.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
         self.figures.append(Artifact(path.name, caption))
         return path
 
     def save_table(self, name: str, rows: Sequence[Mapping[str, Any]], caption: str) -> str:
         """Write ``rows`` to ``name``.csv and return them as a Markdown table for the report."""
         columns = list(rows[0]) if rows else []
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows([{k: records.jsonable(v) for k, v in r.items()} for r in rows])
-        records.write_text(self.dir / f"{name}.csv", buf.getvalue())
+        if self.ranks.is_main:
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows([{k: records.jsonable(v) for k, v in r.items()} for r in rows])
+            records.write_text(self.dir / f"{name}.csv", buf.getvalue())
         self.tables.append(Artifact(f"{name}.csv", caption))
         return report.markdown_table(rows, columns)
 
-    # --- checkpoints ---------------------------------------------------------------------------
+    def save_file(self, name: str, write: Callable[[Path], None]) -> Path:
+        """Let ``write(path)`` make the file ``name`` in the run folder (rank 0 only); its path."""
+        path = self.dir / name
+        if self.ranks.is_main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+        return path
+
+    # --- checkpoints: the engine's ---------------------------------------------------------------
 
     @property
     def checkpoint_path(self) -> Path:
         return self.dir / records.CHECKPOINT
 
-    def checkpoint_due(self) -> bool:
+    def _checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_interval
 
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
-        """Save the kata's whole state with the metrics-log position, atomically."""
-        checkpoint.save(
-            self.checkpoint_path,
-            {"kata_state": state, "metrics_lines": self._metrics.lines, "elapsed": self.elapsed()},
-        )
+    def _save_state(self, state: dict[str, Any]) -> None:
+        """Save the engine's state with the metrics-log position, atomically (rank 0 only)."""
+        if self._metrics is not None:
+            checkpoint.save(
+                self.checkpoint_path,
+                {"format": CHECKPOINT_FORMAT, "engine": state, "metrics_lines": self._metrics.lines, "elapsed": self.elapsed()},
+            )
         self._last_checkpoint = time.monotonic()
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The state of the last checkpoint, or None; the metrics log is cut back to match."""
-        if not self.checkpoint_path.exists():
-            self._metrics.truncate(0)
-            return None
-        saved = checkpoint.load(self.checkpoint_path)
-        self._metrics.truncate(int(saved["metrics_lines"]))
-        self.elapsed_before = float(saved["elapsed"])
-        return saved["kata_state"]
+    def _engine_state(self) -> dict[str, Any]:
+        """The engine's state: from the last checkpoint the first time (cutting the metrics log
+        back to match), rank 0's on every rank."""
+        if self._state is None:
+            saved = None
+            if self.ranks.is_main:
+                if self.checkpoint_path.exists():
+                    saved = checkpoint.load(self.checkpoint_path)
+                    if saved.get("format") != CHECKPOINT_FORMAT:
+                        raise UserError(f"{self.checkpoint_path}: written by another version of deepkata; start the run again")
+                assert self._metrics is not None
+                self._metrics.truncate(0 if saved is None else int(saved["metrics_lines"]))
+            saved = distributed.broadcast(saved, self.ranks)
+            if saved is None:
+                self._state = {"finished": {}, "current": None}
+            else:
+                self._state = saved["engine"]
+                self.elapsed_before = float(saved["elapsed"])
+        return self._state
+
+    def _claim_keys(self, keys: Sequence[str]) -> list[str]:
+        """Record the keys of a new sweep; those an earlier sweep of this run used."""
+        reused = sorted(set(keys) & self._keys)
+        self._keys.update(keys)
+        return reused
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
@@ -143,7 +197,8 @@ class Run:
         return self.elapsed_before + time.monotonic() - self._started
 
     def close(self) -> None:
-        self._metrics.close()
+        if self._metrics is not None:
+            self._metrics.close()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -186,17 +241,19 @@ def execute(
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
     data: Path | None = None,
     threads: int | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
 ) -> RunResult:
     """Run ``kata`` with ``cfg`` and leave its complete record; see the module docstring.
 
     ``threads`` sets PyTorch's thread count (default: the kata's preference, else PyTorch's);
-    results are reproducible for a given count.
+    results are reproducible for a given count. ``device`` (auto, cpu, cuda, cuda:N) and
+    ``precision`` (fp32, bf16) must be ones the kata supports. Under ``torchrun``, every
+    rank runs the kata and rank 0 alone writes the run folder.
     """
     overrides = dict(overrides or {})
     threads = threads or kata.threads
     if threads is not None:
-        import torch
-
         torch.set_num_threads(threads)
     if data is not None:
         if not kata.takes_data:
@@ -204,23 +261,35 @@ def execute(
         data = Path(data).resolve()
         if not data.exists():
             raise UserError(f"--data {data}: no such file or folder")
+    where = _device_for(kata, device)
+    if precision not in kata.precisions:
+        raise UserError(f"--precision {precision}: {kata.name} runs in {', '.join(kata.precisions)} only")
+    prec = device_mod.check_precision(precision, where)
+    ranks = distributed.from_env()
+    if ranks.distributed and not kata.distributed:
+        raise UserError(f"{kata.name} does not train data-parallel; run it without torchrun (katas that do: see `deepkata list`)")
+    ranks = distributed.init(where)
     fresh = resume_dir is None
     if fresh:
-        run_dir = records.new_run_dir(root, kata.name, seed)
-        records.write_json(
-            run_dir / records.CONFIG,
-            {
-                "kata": kata.name, "preset": preset, "seed": seed, "overrides": overrides,
-                "data": None if data is None else str(data), "threads": threads, "config": config_mod.to_dict(cfg),
-            },
-        )  # fmt: skip
-        records.write_json(run_dir / records.ENV, records.environment())
+        run_dir = None
+        if ranks.is_main:
+            run_dir = records.new_run_dir(root, kata.name, seed)
+            records.write_json(
+                run_dir / records.CONFIG,
+                {
+                    "kata": kata.name, "preset": preset, "seed": seed, "overrides": overrides,
+                    "data": None if data is None else str(data), "threads": threads, "device": str(where),
+                    "precision": prec, "world_size": ranks.world_size, "config": config_mod.to_dict(cfg),
+                },
+            )  # fmt: skip
+            records.write_json(run_dir / records.ENV, records.environment())
+        run_dir = Path(distributed.broadcast(run_dir, ranks))
     else:
-        run_dir = Path(resume_dir)
+        run_dir = Path(resume_dir)  # type: ignore[arg-type]
     started = records.utc_now()
     run = Run(
-        run_dir, kata=kata.name, preset=preset, seed=seed,
-        progress=ProgressBoard(enabled=not quiet), checkpoint_interval=checkpoint_interval, data=data,
+        run_dir, kata=kata.name, preset=preset, seed=seed, progress=ProgressBoard(enabled=not quiet and ranks.is_main),
+        checkpoint_interval=checkpoint_interval, data=data, device=where, precision=prec, ranks=ranks,
     )  # fmt: skip
     error: str | None = None
     seed_everything(seed)
@@ -228,7 +297,7 @@ def execute(
         outcome = kata.run(cfg, run)
     except UserError:
         run.close()
-        if fresh:
+        if fresh and ranks.is_main:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     except KeyboardInterrupt:
@@ -236,7 +305,8 @@ def execute(
         raise Interrupted(run_dir) from None
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
-        records.write_text(run_dir / "error.txt", traceback.format_exc())
+        if ranks.is_main:
+            records.write_text(run_dir / "error.txt", traceback.format_exc())
         outcome = None
     run.close()
 
@@ -246,6 +316,9 @@ def execute(
         "seed": seed,
         "overrides": overrides,
         "data": None if data is None else str(data),
+        "device": str(where),
+        "precision": prec,
+        "world_size": ranks.world_size,
         "status": "failed" if outcome is None else "completed",
         "error": error,
         "metrics": {} if outcome is None else records.jsonable(outcome.metrics),
@@ -263,17 +336,37 @@ def execute(
     met = sum(e["met"] for e in result["expectations"])
     result["expectations_met"] = f"{met}/{len(result['expectations'])}"
 
-    env = records.read_json(run_dir / records.ENV)
-    markdown = report.run_report(kata, cfg, result, env, outcome, run.figures, run.tables)
-    records.write_text(run_dir / "report.md", markdown)
-    records.write_text(run_dir / "report.html", report.to_html(markdown, title=f"deepkata · {kata.name}"))
-    records.write_json(run_dir / records.RESULT, result)  # last: its presence means the run finished
-    run.checkpoint_path.unlink(missing_ok=True)
+    if ranks.is_main:
+        env = records.read_json(run_dir / records.ENV)
+        markdown = report.run_report(kata, cfg, result, env, outcome, run.figures, run.tables)
+        records.write_text(run_dir / "report.md", markdown)
+        records.write_text(run_dir / "report.html", report.to_html(markdown, title=f"deepkata · {kata.name}"))
+        records.write_json(run_dir / records.RESULT, result)  # last: its presence means the run finished
+        run.checkpoint_path.unlink(missing_ok=True)
+    distributed.barrier(ranks)
     return RunResult(run_dir, result, error)
 
 
-def resume(run_dir: Path, *, quiet: bool = False, checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunResult:
-    """Continue an interrupted run in its own folder, from its last checkpoint."""
+def _device_for(kata: Kata, spec: str) -> torch.device:
+    """The device ``spec`` names, for ``kata``: a NumPy kata computes on the CPU only."""
+    if kata.cpu_only:
+        if device_mod.check_spec(spec) not in ("auto", "cpu"):
+            raise UserError(f"--device {spec}: {kata.name} computes in NumPy on the CPU; use --device cpu (or auto)")
+        return torch.device("cpu")
+    return device_mod.resolve(spec)
+
+
+def resume(
+    run_dir: Path,
+    *,
+    quiet: bool = False,
+    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    device: str | None = None,
+) -> RunResult:
+    """Continue an interrupted run in its own folder, from its last checkpoint.
+
+    It computes on the device it started on unless ``device`` says otherwise.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / records.CONFIG).is_file():
         raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")
@@ -286,7 +379,7 @@ def resume(run_dir: Path, *, quiet: bool = False, checkpoint_interval: float = D
     return execute(
         kata, cfg, preset=saved["preset"], seed=int(saved["seed"]), overrides=saved.get("overrides", {}),
         quiet=quiet, resume_dir=run_dir, checkpoint_interval=checkpoint_interval, data=None if data is None else Path(data),
-        threads=saved.get("threads"),
+        threads=saved.get("threads"), device=device or saved.get("device", "auto"), precision=saved.get("precision", "fp32"),
     )  # fmt: skip
 
 

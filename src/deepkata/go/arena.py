@@ -37,7 +37,7 @@ from deepkata.core import records
 from deepkata.core.errors import UserError
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
-from deepkata.go.game import IllegalMove
+from deepkata.search.game import IllegalMove
 from deepkata.go.gtp import score_text
 from deepkata.go.rating import MatchEstimate
 from deepkata.go.sgf import SgfGame, write_sgf

@@ -22,7 +22,7 @@ All three are updated in O(1) per neighbour on a play, so play and legality need
 A Zobrist hash (Zobrist 1970) of the stones identifies a position for superko.
 
 The kernels are compiled by numba and work on one int64 array ``s`` of shape (ROWS, W^2);
-:class:`GoState` wraps it as a :class:`~deepkata.go.game.Game`. :func:`playout` plays a whole
+:class:`GoState` wraps it as a :class:`~deepkata.search.game.Game`. :func:`playout` plays a whole
 random game inside the compiled code: the light rollout policy of Monte Carlo Go (Bruegmann
 1993; Gelly et al. 2006), uniform over legal moves that do not fill the player's own eye.
 Rollouts check simple ko, not superko (as fast engines do), and stop after 3 N^2 moves.
@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE, gtp_vertex
-from deepkata.go.game import Game, IllegalMove, Playout
+from deepkata.search.game import Game, IllegalMove, Playout
 
 EMPTY, BLACK, WHITE, BORDER = 0, 1, 2, 3
 

@@ -25,8 +25,8 @@ from deepkata import __version__
 from deepkata.core.errors import UserError, unknown
 from deepkata.go.board import GoState
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE, gtp_vertex, parse_gtp_vertex
-from deepkata.go.game import IllegalMove
-from deepkata.go.mcts import SearchConfig
+from deepkata.search.game import IllegalMove
+from deepkata.search.mcts import SearchConfig
 from deepkata.go.players import Decision, MCTSPlayer, Player, RandomPlayer, move_seconds
 
 

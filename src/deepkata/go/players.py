@@ -1,9 +1,9 @@
 """Players: who picks a move in a position, and a game between two of them.
 
-- :class:`RandomPlayer`: uniform over :meth:`~deepkata.go.game.Game.sensible_actions`; in Go,
+- :class:`RandomPlayer`: uniform over :meth:`~deepkata.search.game.Game.sensible_actions`; in Go,
   the legal moves that do not fill one's own eye, and the pass only when none is left (the
   baseline of Monte Carlo Go, and the policy of its playouts).
-- :class:`MCTSPlayer`: the move :class:`~deepkata.go.mcts.MCTS` recommends, within a budget of
+- :class:`MCTSPlayer`: the move :class:`~deepkata.search.mcts.MCTS` recommends, within a budget of
   playouts or seconds; it resigns when its expected win rate falls below ``resign_below``.
 
 Both draw every random number from a generator made from their seed, so a seed fixes their play
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepkata.go.game import Game
-from deepkata.go.mcts import MCTS, Evaluator, SearchConfig
+from deepkata.search.game import Game
+from deepkata.search.mcts import MCTS, Evaluator, SearchConfig
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Literal
 from deepkata.go.arena import GtpProcess, GtpRefusal
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
-from deepkata.go.game import IllegalMove
+from deepkata.search.game import IllegalMove
 from deepkata.go.gtp import score_text
 from deepkata.go.players import RandomPlayer
 

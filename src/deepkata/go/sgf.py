@@ -20,7 +20,7 @@ from pathlib import Path
 from deepkata.core.errors import UserError
 from deepkata.go.board import GoState
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE, parse_sgf_point, sgf_point
-from deepkata.go.game import IllegalMove
+from deepkata.search.game import IllegalMove
 
 
 class SgfError(UserError):

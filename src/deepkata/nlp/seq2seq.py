@@ -14,7 +14,7 @@ attention is placed after the decoder's GRU, as Luong et al. place it, so that t
 runs the decoder over all target positions at once; Bahdanau et al. feed c_t into the GRU
 instead, which forces a step-by-step loop.
 
-Encoder and decoder are the project's :class:`~deepkata.rnn.models.SequenceModel` (GRU).
+Encoder and decoder are the project's :class:`~deepkata.models.sequence.SequenceModel` (GRU).
 Trailing padding does not reach the real positions of a unidirectional GRU; the encoder's
 final state is read at each sentence's last real token.
 """
@@ -29,7 +29,7 @@ from torch import nn
 
 from deepkata.nlp.attention import AdditiveAttention, DotAttention
 from deepkata.nlp.vocab import Vocab
-from deepkata.rnn.models import SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 
 
 @dataclass(frozen=True)

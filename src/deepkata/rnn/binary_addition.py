@@ -111,6 +111,9 @@ class TrainSettings:
     output_grad: OutputGrad = "exact"  # "course" reproduces the notebook's derivative bug
     blowup: float = 1e6  # |weight| above this counts as divergence
 
+    def model_config(self) -> SimpleRNNConfig:
+        return SimpleRNNConfig(n_in=2, hidden=self.hidden, n_out=1, activation=self.activation, init=self.init, init_std=self.init_std)
+
 
 class Trainer:
     """Per-sample SGD on random pairs, resumable: all state is in :meth:`state_dict`.
@@ -125,11 +128,7 @@ class Trainer:
     def __init__(self, settings: TrainSettings, seed: int) -> None:
         self.s = settings
         init_rng, self.data_rng = (np.random.default_rng(k) for k in np.random.SeedSequence(seed).spawn(2))
-        model_cfg = SimpleRNNConfig(
-            n_in=2, hidden=settings.hidden, n_out=1, activation=settings.activation,
-            init=settings.init, init_std=settings.init_std,
-        )  # fmt: skip
-        self.model = SimpleRNN.init(model_cfg, init_rng)
+        self.model = SimpleRNN.init(settings.model_config(), init_rng)
         self.iteration = 0  # samples seen so far
         self.losses = np.full(settings.iterations, np.nan)  # per-sample loss, before its update
         self.correct = np.zeros(settings.iterations, dtype=bool)  # all bits right, before update

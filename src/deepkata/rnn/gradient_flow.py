@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepkata.rnn.models import SequenceModel
+from deepkata.models.sequence import SequenceModel
 from deepkata.rnn.scratch.interop import from_torch
 
 

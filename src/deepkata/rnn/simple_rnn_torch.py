@@ -1,4 +1,4 @@
-"""The course's simple RNN as a PyTorch :class:`~deepkata.rnn.models.SequenceModel`.
+"""The course's simple RNN as a PyTorch :class:`~deepkata.models.sequence.SequenceModel`.
 
 The twin of :class:`deepkata.rnn.scratch.simple_rnn.SimpleRNN`: the same weights in the
 project's sequence model (rnn cell, no biases, a linear head at every step), so the NumPy
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepkata.rnn.models import SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 
 
 def twin(params: dict[str, np.ndarray], activation: str, dtype: torch.dtype = torch.float64) -> SequenceModel:

@@ -2,7 +2,7 @@
 
 The course's exercise (../shared/curriculum/000, USD/JPY): windows of 50 scaled closes, an LSTM
 with 50 units and a linear output, Adam, mean squared error, batches of 32, 30 epochs. The
-network is the project's :class:`~deepkata.rnn.models.SequenceModel` (``readout="last"``),
+network is the project's :class:`~deepkata.models.sequence.SequenceModel` (``readout="last"``),
 initialized as Keras initializes it. :class:`ForecastTrainer` keeps its whole state in
 :meth:`~ForecastTrainer.state_dict` so an interrupted training resumes to the same weights.
 
@@ -23,7 +23,7 @@ import torch
 
 from deepkata.core import checkpoint
 from deepkata.core.errors import UserError
-from deepkata.rnn.models import CellName, SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
 from deepkata.timeseries.ohlc import OHLC
 from deepkata.timeseries.windows import MinMaxScaler, Target, TargetScaler, Windows
 

@@ -26,7 +26,7 @@ from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex
-from deepkata.go.mcts import SearchConfig
+from deepkata.search.mcts import SearchConfig
 from deepkata.go.players import MCTSPlayer, RandomPlayer, play_game
 from deepkata.go.rating import MatchEstimate
 from deepkata.go.sgf import SgfGame, write_sgf

@@ -8,18 +8,21 @@ the settings the notes report as blowing up with gradient clipping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.plots import figure, moving_average
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt, markdown_table
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.runner import Run
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, evaluate, from_bits, make_batch
+from deepkata.rnn.scratch.simple_rnn import SimpleRNN
 from deepkata.rnn.scratch.functional import ActivationName, InitName
 
 
@@ -90,34 +93,58 @@ def _settings(cfg: BinaryAdditionConfig, **overrides: Any) -> TrainSettings:
 # --- one training job ---------------------------------------------------------------------------
 
 
-def _train(
-    run: Run,
-    trainer: Trainer,
-    cfg: BinaryAdditionConfig,
-    save: Callable[[dict[str, Any]], None],
-    description: str,
-    tags: dict[str, Any],
-) -> None:
-    """Train to the end in chunks of ``log_every``, logging and checkpointing between chunks."""
-    with run.bar(description, trainer.s.iterations) as bar:
-        bar.advance(trainer.iteration)
-        while not trainer.done:
-            start = trainer.iteration
-            trainer.train(cfg.log_every - start % cfg.log_every)
-            end = trainer.iteration
-            recent = trainer.correct[max(0, end - cfg.window) : end]
-            run.log(
-                end,
-                {
-                    "train/loss": float(np.nanmean(trainer.losses[start:end])),
-                    "train/acc": float(recent.mean()),
-                    "train/grad_norm": float(np.nanmean(trainer.grad_norms[start:end])),
-                },
-                **tags,
-            )
-            bar.advance(end - start)
-            if run.checkpoint_due():
-                save(trainer.state_dict())
+class AdditionJob:
+    """One network trained to the end on the engine, in chunks of ``log_every`` iterations.
+
+    Its result is ``label`` with :func:`_summarize`'s figures of merit; with ``trace`` also the per-sample
+    loss, correctness and gradient norm and the final weights, for the single run's figure
+    and examples.
+    """
+
+    def __init__(
+        self, settings: TrainSettings, cfg: BinaryAdditionConfig, ctx: JobContext, *, trace: bool = False, label: dict[str, Any] | None = None
+    ) -> None:
+        self.trainer = Trainer(settings, ctx.seed)
+        self.cfg, self.ctx, self.trace, self.label = cfg, ctx, trace, label or {}
+        self.device = torch.device("cpu")  # NumPy
+        self.total = settings.iterations
+
+    @property
+    def progress(self) -> int:
+        return self.trainer.iteration
+
+    @property
+    def done(self) -> bool:
+        return self.trainer.done
+
+    def step(self) -> None:
+        trainer, cfg = self.trainer, self.cfg
+        start = trainer.iteration
+        trainer.train(cfg.log_every - start % cfg.log_every)
+        end = trainer.iteration
+        recent = trainer.correct[max(0, end - cfg.window) : end]
+        self.ctx.log(
+            end,
+            {
+                "train/loss": float(np.nanmean(trainer.losses[start:end])),
+                "train/acc": float(recent.mean()),
+                "train/grad_norm": float(np.nanmean(trainer.grad_norms[start:end])),
+            },
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state)
+
+    def result(self) -> dict[str, Any]:
+        summary = {**self.label, **_summarize(self.trainer, self.cfg)}
+        if self.trace:
+            t = self.trainer
+            summary["trace"] = {"losses": t.losses.copy(), "correct": t.correct.copy(), "grad_norms": t.grad_norms.copy(),
+                                "params": {k: v.copy() for k, v in t.model.params.items()}}  # fmt: skip
+        return summary
 
 
 def _summarize(trainer: Trainer, cfg: BinaryAdditionConfig) -> dict[str, Any]:
@@ -178,6 +205,7 @@ def _summarize(trainer: Trainer, cfg: BinaryAdditionConfig) -> dict[str, Any]:
         Expectation("gradient clipping rescues ReLU + He in most seeds", "setting3_clip/converged_frac", ">=", 0.6, presets=("curriculum", "full")),
         Expectation("tanh + He converges in most seeds, unlike the notes", "setting4/converged_frac", ">=", 0.8, presets=("curriculum", "full")),
     ],  # fmt: skip
+    cpu_only=True,  # NumPy
 )
 def run(cfg: BinaryAdditionConfig, run: Run) -> Outcome:
     if cfg.sweep == "curriculum":
@@ -186,12 +214,8 @@ def run(cfg: BinaryAdditionConfig, run: Run) -> Outcome:
 
 
 def _run_single(cfg: BinaryAdditionConfig, run: Run) -> Outcome:
-    trainer = Trainer(_settings(cfg), run.seed)
-    state = run.load_checkpoint()
-    if state is not None:
-        trainer.load_state_dict(state)
-    _train(run, trainer, cfg, run.save_checkpoint, "binary-addition", {})
-    job = _summarize(trainer, cfg)
+    grid = [JobSpec("binary-addition", _settings(cfg), tags={})]  # one network: its lines carry no tag
+    job = run.sweep(grid, lambda settings, ctx: AdditionJob(settings, cfg, ctx, trace=True))["binary-addition"]
     metrics = {
         "train/iterations": job["iterations"],
         "train/converged_at": job["converged_at"],
@@ -207,8 +231,8 @@ def _run_single(cfg: BinaryAdditionConfig, run: Run) -> Outcome:
         "eval/dead_units": job["dead_units"],
         "eval/chance_accuracy": 2.0**-cfg.bits,
     }
-    run.save_figure(_training_figure(trainer, cfg), "training", "Per-sample loss, running accuracy and gradient norm")
-    examples = _examples(trainer, cfg, np.random.default_rng(run.seed + 1))
+    run.save_figure(_training_figure(job, cfg), "training", "Per-sample loss, running accuracy and gradient norm")
+    examples = _examples(job["trace"]["params"], cfg, np.random.default_rng(run.seed + 1))
     sections = [("Examples", "Eight random pairs after training, read least significant bit first by the network.\n\n" + examples)]
     return Outcome(metrics, _single_summary(job, cfg), sections)
 
@@ -253,21 +277,22 @@ def _single_summary(job: dict[str, Any], cfg: BinaryAdditionConfig) -> str:
     return " ".join(lines)
 
 
-def _training_figure(trainer: Trainer, cfg: BinaryAdditionConfig) -> Any:
-    n = trainer.iteration
+def _training_figure(job: dict[str, Any], cfg: BinaryAdditionConfig) -> Any:
+    n, trace = job["iterations"], job["trace"]
+    losses, correct, grad_norms = trace["losses"][:n], trace["correct"][:n], trace["grad_norms"][:n]
     it = np.arange(1, n + 1)
     fig, (ax_loss, ax_acc, ax_grad) = figure(1, 3, width=4.2, height=3.4)
-    ax_loss.plot(it, trainer.losses[:n], lw=0.3, alpha=0.35, color="tab:blue", label="per sample")
-    ax_loss.plot(it, moving_average(trainer.losses[:n], cfg.window), color="tab:blue", label=f"mean of {cfg.window}")
+    ax_loss.plot(it, losses, lw=0.3, alpha=0.35, color="tab:blue", label="per sample")
+    ax_loss.plot(it, moving_average(losses, cfg.window), color="tab:blue", label=f"mean of {cfg.window}")
     ax_loss.set(xlabel="iteration", ylabel="loss  sum 1/2 (y - d)^2", yscale="log", title="loss")
     ax_loss.legend(fontsize=8)
-    ax_acc.plot(it, moving_average(trainer.correct[:n].astype(float), cfg.window), color="tab:green")
-    converged = trainer.converged_at(cfg.window)
+    ax_acc.plot(it, moving_average(correct.astype(float), cfg.window), color="tab:green")
+    converged = job["converged_at"]
     if converged is not None:
         ax_acc.axvline(converged, color="k", ls="--", lw=0.8, label=f"converged at {converged:,}")
         ax_acc.legend(fontsize=8)
     ax_acc.set(xlabel="iteration", ylabel=f"sums right, last {cfg.window}", ylim=(-0.02, 1.02), title="running accuracy")
-    ax_grad.plot(it, trainer.grad_norms[:n], lw=0.3, color="tab:red")
+    ax_grad.plot(it, grad_norms, lw=0.3, color="tab:red")
     ax_grad.axhline(cfg.spike, color="k", ls=":", lw=0.8, label=f"spike threshold {cfg.spike:g}")
     if cfg.clip:
         ax_grad.axhline(cfg.clip, color="tab:purple", ls="--", lw=0.8, label=f"clip {cfg.clip:g}")
@@ -276,12 +301,13 @@ def _training_figure(trainer: Trainer, cfg: BinaryAdditionConfig) -> Any:
     return fig
 
 
-def _examples(trainer: Trainer, cfg: BinaryAdditionConfig, rng: np.random.Generator, n: int = 8) -> str:
+def _examples(params: dict[str, np.ndarray], cfg: BinaryAdditionConfig, rng: np.random.Generator, n: int = 8) -> str:
+    model = SimpleRNN(_settings(cfg).model_config(), params)
     half = 2 ** (cfg.bits - 1)
     a, b = rng.integers(0, half, size=(2, n))
     x, _ = make_batch(a, b, cfg.bits)
     with np.errstate(over="ignore", invalid="ignore"):
-        v, _ = trainer.model.forward(x)
+        v, _ = model.forward(x)
     pred = from_bits(v[..., 0] > 0)
     rows = [
         {"a": int(ai), "b": int(bi), "a + b": int(ai + bi), "network": int(p), "right": bool(p == ai + bi)}
@@ -295,42 +321,21 @@ def _examples(trainer: Trainer, cfg: BinaryAdditionConfig, rng: np.random.Genera
 
 def _run_curriculum(cfg: BinaryAdditionConfig, run: Run) -> Outcome:
     seeds = [run.seed + k for k in range(cfg.seeds)]
-    state = run.load_checkpoint() or {"jobs": {}, "current": None}
-    jobs: dict[str, dict[str, Any]] = state["jobs"]
 
-    def do(setting: Setting, clip: float, bar_total: Any) -> None:
-        for seed in seeds:
-            key = f"{setting.id}{'+clip' if clip else ''}/seed{seed}"
-            if key in jobs:
-                bar_total.advance()
-                continue
-            trainer = Trainer(
-                _settings(cfg, activation=setting.activation, init=setting.init, hidden=setting.hidden, lr=setting.lr, clip=clip),
-                seed,
-            )  # fmt: skip
-            current = state.get("current")
-            if current is not None and current["key"] == key:
-                trainer.load_state_dict(current["trainer"])
+    def grid(settings: Sequence[Setting], clip: float) -> list[JobSpec[tuple[Setting, float]]]:
+        return [JobSpec(f"{s.id}{'+clip' if clip else ''}/seed{seed}", (s, clip), seed=seed) for s in settings for seed in seeds]
 
-            def save(trainer_state: dict[str, Any], key: str = key) -> None:
-                run.save_checkpoint({"jobs": jobs, "current": {"key": key, "trainer": trainer_state}})
+    def make_job(params: tuple[Setting, float], ctx: JobContext) -> AdditionJob:
+        s, clip = params
+        settings = _settings(cfg, activation=s.activation, init=s.init, hidden=s.hidden, lr=s.lr, clip=clip)
+        return AdditionJob(settings, cfg, ctx, label={"setting": s.id, "clip": clip, "seed": ctx.seed})
 
-            _train(run, trainer, cfg, save, f"  {key}", {"job": key})
-            jobs[key] = {"setting": setting.id, "clip": clip, "seed": seed, **_summarize(trainer, cfg)}
-            state["current"] = None
-            if run.checkpoint_due():
-                run.save_checkpoint({"jobs": jobs, "current": None})
-            bar_total.advance()
-
-    with run.bar(f"curriculum: 7 settings x {len(seeds)} seeds", len(CURRICULUM) * len(seeds)) as bar:
-        for setting in CURRICULUM:
-            do(setting, 0.0, bar)
+    jobs = run.sweep(grid(CURRICULUM, 0.0), make_job, description=f"curriculum: 7 settings x {len(seeds)} seeds")
     base = {s.id: [jobs[f"{s.id}/seed{seed}"] for seed in seeds] for s in CURRICULUM}
     # re-run with clipping what the notes report as blowing up, and anything that diverged here
     rescue = [s for s in CURRICULUM if s.notes_fails or any(j["diverged_at"] is not None for j in base[s.id])]
-    with run.bar(f"re-run with clipping at {cfg.rescue_clip:g}", len(rescue) * len(seeds)) as bar:
-        for setting in rescue:
-            do(setting, cfg.rescue_clip, bar)
+    if rescue:
+        jobs |= run.sweep(grid(rescue, cfg.rescue_clip), make_job, description=f"re-run with clipping at {cfg.rescue_clip:g}")
     clipped = {s.id: [jobs[f"{s.id}+clip/seed{seed}"] for seed in seeds] for s in rescue}
 
     metrics: dict[str, Any] = {}

@@ -26,7 +26,7 @@ from deepkata.core.report import fmt
 from deepkata.core.runner import Run
 from deepkata.rnn.adding import TRIVIAL_MSE, adding_batch
 from deepkata.rnn.gradient_flow import hidden_gradient_norms
-from deepkata.rnn.models import CellName, SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
 
 CELLS: tuple[CellName, ...] = ("rnn", "lstm", "gru")
 LABELS = {"rnn": "simple RNN (tanh)", "lstm": "LSTM", "gru": "GRU", "irnn": "ReLU RNN, W_h = 1.2 I"}

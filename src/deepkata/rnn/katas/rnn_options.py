@@ -4,7 +4,7 @@ The course notebook trains ``SimpleRNN(16, activation="relu", return_sequences=T
 ``Dense(1, activation="sigmoid")`` with mean squared error and ``SGD(lr=0.1)``, 5 epochs of
 batches of 2 over 10,000 random pairs of 7-bit numbers (bits least significant first), and the
 notes (../shared/curriculum/004, Keras演習 RNN) record what happens when one option changes.
-Here the same network is the project's :class:`~deepkata.rnn.models.SequenceModel` with Keras'
+Here the same network is the project's :class:`~deepkata.models.sequence.SequenceModel` with Keras'
 initialization, every setting runs with the same seeds, and each observation of the notes is
 turned into a check on the measured accuracies and reported as reproduced or not.
 
@@ -30,7 +30,7 @@ from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
 from deepkata.core.runner import Run
 from deepkata.rnn.binary_addition import all_pairs, make_batch
-from deepkata.rnn.models import SequenceModel, SequenceModelConfig
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 
 
 @dataclass(frozen=True)

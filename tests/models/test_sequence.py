@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepkata.rnn.models import SequenceModel, SequenceModelConfig, UnrolledRNN
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig, UnrolledRNN
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -94,7 +94,7 @@ def test_keras_initialization():
     "kwargs, message",
     [
         ({"hidden": 0}, "hidden must be >= 1"),
-        ({"dropout": 1.0}, "dropout must be in"),
+        ({"dropout": 1.0}, "dropout must be >= 0, < 1"),
         ({"cell": "lstm", "nonlinearity": "relu"}, "rnn cell only"),
         ({"cell": "rnn", "nonlinearity": "sigmoid", "bidirectional": True}, "unidirectional"),
         ({"output_size": 0}, "output_size must be >= 1"),

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from deepkata.go.board import GoState
-from deepkata.go.game import Game, TicTacToe
-from deepkata.go.mcts import (
+from deepkata.search.game import Game
+from deepkata.search.tictactoe import TicTacToe
+from deepkata.search.mcts import (
     MCTS, Evaluation, Evaluator, SearchConfig, amaf_update, argmax_random_ties, puct_scores, rave_beta, rave_scores, uct_scores,
 )  # fmt: skip
 from deepkata.go.players import MCTSPlayer, Player, Decision, play_game

@@ -1,10 +1,10 @@
-"""Monte Carlo tree search over any :class:`~deepkata.go.game.Game`: UCT, RAVE and PUCT.
+"""Monte Carlo tree search over any :class:`~deepkata.search.game.Game`: UCT, RAVE and PUCT.
 
 Each simulation walks from the root to a leaf, evaluates the leaf and backs the value up:
 
 1. **selection**: at each node, take the child with the highest score (below);
 2. **expansion**: a node reached ``expand_after`` times grows its children, one per action
-   the game offers a search (:meth:`~deepkata.go.game.Game.search_actions`). This is the
+   the game offers a search (:meth:`~deepkata.search.game.Game.search_actions`). This is the
    curriculum's rule: the tree grows below a move once its simulations pass a threshold
    (AlphaGo used 40, plain UCT 1);
 3. **evaluation**: an :class:`Evaluator` gives the leaf a value v in [-1, 1] for the player
@@ -23,7 +23,7 @@ Selection rules, with N the number of simulations that have passed through s:
   evaluator's priors (uniform when it has none).
 
 The search plays moves on a copy of the root state, so it knows nothing of the game but the
-:class:`~deepkata.go.game.Game` interface; the move it recommends is the most visited child.
+:class:`~deepkata.search.game.Game` interface; the move it recommends is the most visited child.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
-from deepkata.go.game import Game, Playout, value_for
+from deepkata.search.game import Game, Playout, value_for
 
 Rule = Literal["uct", "rave", "puct"]
 

@@ -24,38 +24,33 @@ from typing import Literal
 import torch
 from torch import nn
 
+from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.registry import register_model
+
 CellName = Literal["rnn", "gru", "lstm"]
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
-class SequenceModelConfig:
-    cell: CellName = "lstm"  # recurrent cell
-    input_size: int = 1  # I: features per step
-    hidden: int = 64  # H: units per direction
-    layers: int = 1  # stacked recurrent layers
-    bidirectional: bool = False  # a second layer reading the sequence backwards
-    dropout: float = 0.0  # between stacked layers, as PyTorch's dropout argument
-    input_dropout: float = 0.0  # on the input features, one mask per sequence
-    nonlinearity: Literal["tanh", "relu", "sigmoid"] = "tanh"  # rnn cell only
-    bias: bool = True  # biases in the recurrent layers and the head
-    output_size: int | None = None  # O: a linear head; None returns the recurrent output
-    readout: Literal["all", "last"] = "all"  # the head at every step, or on the final states
-    init: Literal["torch", "keras"] = "torch"  # PyTorch's default initialization, or Keras'
+class SequenceModelConfig(Config):
+    cell: CellName = param("lstm", "recurrent cell")
+    input_size: int = param(1, "I: features per step", ge=1)
+    hidden: int = param(64, "H: units per direction", ge=1)
+    layers: int = param(1, "stacked recurrent layers", ge=1)
+    bidirectional: bool = param(False, "a second layer reading the sequence backwards")
+    dropout: float = param(0.0, "between stacked layers, as PyTorch's dropout argument", ge=0, lt=1)
+    input_dropout: float = param(0.0, "on the input features, one mask per sequence", ge=0, lt=1)
+    nonlinearity: Literal["tanh", "relu", "sigmoid"] = param("tanh", "rnn cell only")
+    bias: bool = param(True, "biases in the recurrent layers and the head")
+    output_size: int | None = param(None, "O: a linear head; none returns the recurrent output", ge=1)
+    readout: Literal["all", "last"] = param("all", "the head at every step, or on the final states")
+    init: Literal["torch", "keras"] = param("torch", "PyTorch's default initialization, or Keras'")
 
-    def __post_init__(self) -> None:
-        for name in ("input_size", "hidden", "layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "input_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+    def validate(self) -> None:
         if self.nonlinearity != "tanh" and self.cell != "rnn":
-            raise ValueError(f"nonlinearity applies to the rnn cell only, not {self.cell}")
+            raise ConfigError(f"nonlinearity applies to the rnn cell only, not {self.cell}")
         if self.nonlinearity == "sigmoid" and self.bidirectional:
-            raise ValueError("the sigmoid rnn is unidirectional")
-        if self.output_size is not None and self.output_size < 1:
-            raise ValueError(f"output_size must be >= 1, got {self.output_size}")
+            raise ConfigError("the sigmoid rnn is unidirectional")
 
     @property
     def directions(self) -> int:
@@ -158,3 +153,9 @@ class SequenceModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+@register_model("recurrent", config=SequenceModelConfig, topic="rnn")
+def recurrent(cfg: SequenceModelConfig) -> SequenceModel:
+    """A recurrent stack (RNN, GRU or LSTM) with an optional linear head."""
+    return SequenceModel(cfg)
