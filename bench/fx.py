@@ -32,7 +32,7 @@ def one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
     from deepkata.core.registry import get_kata
 
     kata = get_kata("fx-forecast")
-    cfg, overrides = runner.prepare(kata, "default", [f"cell={cell}", f"target={target}"])
+    cfg, overrides = runner.prepare(kata, "default", [f"model.cell={cell}", f"model.target={target}"])
     res = runner.execute(kata, cfg, preset="default", seed=seed, root=Path(runs), overrides=overrides, quiet=True, data=Path(data))
     m = res.result["metrics"]
     return {

@@ -106,7 +106,7 @@ def vs_random(seed: int, runs: Path) -> dict[str, Any]:
     res = runner.execute(kata, kata.preset_config("default"), preset="default", seed=seed, root=runs, quiet=True)
     return {
         "kata": "go-mcts", "preset": "default", "run_dir": str(res.dir), "status": res.status,
-        "metrics": res.result["metrics"], "expectations": res.result["expectations"],
+        "metrics": res.result["metrics"], "timings": res.result["timings"], "expectations": res.result["expectations"],
     }  # fmt: skip
 
 

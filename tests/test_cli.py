@@ -41,6 +41,10 @@ def test_info_lists_fields_presets_and_expectations(cli, monkeypatch):
         (["run", "binary-addition", "--set", "hidden"], "--set expects key=value"),
         (["run", "binary-addition", "--preset", "curriculum", "--set", "hidden=32"], "hidden: fixed by each setting"),
         (["info", "nope"], "unknown kata 'nope'"),
+        (["run", "binary-addition", "--set", "train.hidden=3"], "unknown config key 'train.hidden'"),
+        (["run", "binary-addition", "--device", "gpu"], "--device 'gpu': expected auto, cpu, cuda or cuda:N"),
+        (["run", "binary-addition", "--device", "cuda:0"], "binary-addition computes in NumPy on the CPU; use --device cpu"),
+        (["run", "binary-addition", "--precision", "bf16"], "--precision bf16: binary-addition runs in fp32 only"),
     ],
 )
 def test_bad_input_exits_2_with_one_helpful_line(cli, tmp_path, args, message):
@@ -50,6 +54,20 @@ def test_bad_input_exits_2_with_one_helpful_line(cli, tmp_path, args, message):
     assert "Traceback" not in err
     assert err.count("\n") == 1
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_models_lists_the_registry_with_parameter_counts(cli, monkeypatch):
+    from torch import nn
+
+    code, out, _ = cli("models", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    # nn.LSTM(1, 64): 4 gates x (64 x 1 + 64 x 64 + 64 + 64) weights and biases
+    assert rows["recurrent"]["parameters"] == sum(p.numel() for p in nn.LSTM(1, 64).parameters()) == 17_152
+    assert rows["recurrent"]["topic"] == "rnn" and rows["recurrent"]["config"] == "SequenceModelConfig"
+    monkeypatch.setenv("COLUMNS", "300")
+    code, out, _ = cli("info", "recurrent")
+    assert code == 0 and "parameters: 17,152 at the defaults" in out and "output_size" in out
 
 
 def test_typer_usage_errors_exit_2(cli):
@@ -124,11 +142,17 @@ def test_tour_runs_every_smoke_preset_and_links_each_run(cli, toy_kata, tmp_path
     assert f'href="toy/{run_dir.name}/report.html"' in html
 
 
-def test_the_installed_script_and_python_m_work(tmp_path):
-    for cmd in (["deepkata", "--version"], [sys.executable, "-m", "deepkata", "--version"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("deepkata ")
+def test_the_installed_script_is_the_entry_point_and_python_m_works(capsys):
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="deepkata")
+    assert script.value == "deepkata.cli:main"
+    with pytest.raises(SystemExit) as e:
+        script.load()(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("deepkata ")
+    done = subprocess.run([sys.executable, "-m", "deepkata", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("deepkata ")
 
 
 def greet(name: str, times: int = 1) -> None:

@@ -149,3 +149,74 @@ def test_fields_need_param_with_help():
         C.fields(NoHelp)
     with pytest.raises(ValueError, match="one-line help"):
         C.param(1, "two\nlines")
+
+
+# --- nested configs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Net(C.Config):
+    dim: int = C.param(8, "width", gt=0)
+    act: Literal["relu", "tanh"] = C.param("relu", "nonlinearity")
+    sizes: tuple[int, ...] = C.param((3, 4), "layer sizes", gt=0)
+
+    def validate(self) -> None:
+        if self.act == "tanh" and self.dim > 64:
+            raise ConfigError("act, dim: tanh nets here are at most 64 wide")
+
+
+@dataclass(frozen=True)
+class Outer(C.KataConfig):
+    lr: float = C.param(0.1, "learning rate", gt=0)
+    model: Net = C.param(Net(), "the network")
+    critic: Net = C.param(Net(dim=4), "the second network")
+
+
+def test_nested_fields_have_dotted_names_and_their_own_defaults():
+    flat = {s.name: s for s in C.flat_fields(Outer)}
+    assert list(flat) == ["lr", "model.dim", "model.act", "model.sizes", "critic.dim", "critic.act", "critic.sizes"]
+    assert flat["critic.dim"].default == 4 and flat["model.dim"].default == 8
+    assert flat["model.dim"].help == "width" and flat["model.dim"].describe_bounds() == "> 0"
+
+
+def test_set_reaches_nested_fields_and_layers_merge_dotted_and_nested():
+    overrides = C.parse_assignments(Outer, ["model.dim=32", "critic.sizes=5,6,7", "lr=0.5"])
+    assert overrides == {"model.dim": 32, "critic.sizes": (5, 6, 7), "lr": 0.5}
+    preset = {"model": {"act": "tanh", "dim": 16}, "critic.dim": 2}
+    cfg = C.build(Outer, preset, overrides)
+    assert cfg == Outer(lr=0.5, model=Net(dim=32, act="tanh"), critic=Net(dim=2, sizes=(5, 6, 7)))
+    assert C.changed(cfg, Outer()) == {"lr": 0.5, "model.dim": 32, "model.act": "tanh", "critic.dim": 2, "critic.sizes": (5, 6, 7)}
+    assert C.flatten(cfg)["critic.sizes"] == (5, 6, 7)
+
+
+def test_nested_configs_round_trip_through_json_data():
+    cfg = C.build(Outer, {"model.dim": 12, "critic.act": "tanh"})
+    data = C.to_dict(cfg)
+    assert data == {"lr": 0.1, "model": {"dim": 12, "act": "relu", "sizes": [3, 4]}, "critic": {"dim": 4, "act": "tanh", "sizes": [3, 4]}}
+    assert C.from_dict(Outer, data) == cfg
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("model.dmi=3", "unknown config key 'model.dmi' (valid: critic.act, critic.dim, critic.sizes, lr, model.act, model.dim, model.sizes); did you mean 'model.dim'?"),
+        ("model=3", "unknown config key 'model'"),
+        ("lr.x=1", "unknown config key 'lr.x'"),
+        ("model.dim=0", "model.dim must be > 0, got 0 (width)"),
+        ("model.dim=abc", "model.dim expects int, got 'abc' (width)"),
+        ("critic.act=gelu", "unknown value for critic.act 'gelu' (valid: relu, tanh)"),
+    ],
+)
+def test_nested_errors_name_the_dotted_field(assignment, message):
+    with pytest.raises(UserError) as e:
+        C.parse_assignments(Outer, [assignment])
+    assert message in str(e.value)
+
+
+def test_nested_values_are_checked_when_built():
+    with pytest.raises(ConfigError, match="act, dim: tanh nets here are at most 64 wide"):
+        C.build(Outer, {"model.act": "tanh", "model.dim": 128})
+    with pytest.raises(ConfigError, match="model expects a Net"):
+        Outer(model={"dim": 3})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="unknown config key 'model.width'"):
+        C.build(Outer, {"model": {"width": 3}})

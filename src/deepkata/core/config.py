@@ -118,15 +118,17 @@ def fields(cls: type) -> list[FieldSpec]:
     return specs
 
 
-def flat_fields(cls: type, prefix: str = "") -> list[FieldSpec]:
-    """Every leaf field of a config class, nested ones under dotted names (``model.dim``)."""
+def flat_fields(cls: type, prefix: str = "", defaults: Any = None) -> list[FieldSpec]:
+    """Every leaf field of a config class, nested ones under dotted names (``model.dim``), with
+    the defaults of the enclosing config's default (``defaults``, an instance of ``cls``)."""
     out = []
     for spec in fields(cls):
         name = prefix + spec.name
+        default = spec.default if defaults is None else getattr(defaults, spec.name)
         if is_config(spec.type):
-            out += flat_fields(spec.type, name + ".")
+            out += flat_fields(spec.type, name + ".", default)
         else:
-            out.append(dataclasses.replace(spec, name=name))
+            out.append(dataclasses.replace(spec, name=name, default=default))
     return out
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from torch import nn
 
 from deepkata.core import config as config_mod
-from deepkata.core.errors import ConfigError, unknown
+from deepkata.core.errors import ConfigError, UserError, unknown
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,10 @@ def build_model(name: str, **fields: Any) -> nn.Module:
     """The model ``name`` built from its config's ``fields`` (keywords; the rest at defaults)."""
     entry = get_model(name)
     try:
-        return entry.build(**fields)
-    except ConfigError as e:
+        cfg = entry.make_config(**fields)
+    except UserError as e:
         raise ConfigError(f"model {name}: {e}") from None
+    return entry.builder(cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

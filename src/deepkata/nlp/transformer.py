@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.registry import register_model
 from deepkata.nlp.attention import MultiHeadAttention, allowed_mask
 from deepkata.nlp.vocab import Vocab
 
@@ -100,22 +102,28 @@ class DecoderLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
-    src_vocab: int  # source vocabulary size
-    tgt_vocab: int  # target vocabulary size
-    dim: int = 256  # E, the model width
-    heads: int = 4  # attention heads; dim must be divisible by heads
-    layers: int = 3  # encoder layers, and as many decoder layers
-    ffn: int = 1024  # hidden width of the position-wise feed-forward network
-    dropout: float = 0.1
-    norm_first: bool = False  # pre-norm instead of the paper's post-norm
-    tie_embeddings: bool = True  # share the decoder's input embedding and output projection
-    max_len: int = 256  # positions the encoding covers
+class TransformerConfig(Config):
+    src_vocab: int | None = param(None, "source vocabulary size; none: set from the training corpus", gt=0)
+    tgt_vocab: int | None = param(None, "target vocabulary size; none: set from the training corpus", gt=0)
+    dim: int = param(256, "E, the model width", gt=0, le=2048)
+    heads: int = param(4, "attention heads; dim must be divisible by heads", gt=0)
+    layers: int = param(3, "encoder layers, and as many decoder layers", gt=0, le=24)
+    ffn: int = param(1024, "hidden width of the position-wise feed-forward network", gt=0)
+    dropout: float = param(0.1, "dropout on embeddings, attention weights and sublayer outputs", ge=0, lt=1)
+    norm_first: bool = param(False, "pre-norm layers instead of the paper's post-norm")
+    tie_embeddings: bool = param(True, "share the decoder's input embedding and output projection")
+    max_len: int = param(256, "positions the encoding covers", gt=0)
+
+    def validate(self) -> None:
+        if self.dim % self.heads:
+            raise ConfigError(f"dim {self.dim} must be divisible by heads {self.heads}")
 
 
 class Transformer(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
+        if cfg.src_vocab is None or cfg.tgt_vocab is None:
+            raise ConfigError("src_vocab and tgt_vocab: a Transformer needs its vocabulary sizes (from the training corpus)")
         self.cfg = cfg
         self.src_embed = nn.Embedding(cfg.src_vocab, cfg.dim, padding_idx=Vocab.pad)
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.dim, padding_idx=Vocab.pad)
@@ -175,3 +183,9 @@ class Transformer(nn.Module):
         if token is not None:
             prefix = torch.cat([prefix, token[:, None]], dim=1)
         return self.decode(memory, src_pad, prefix)[:, -1], (memory, src_pad, prefix)
+
+
+@register_model("transformer", config=TransformerConfig, topic="nlp", example={"src_vocab": 8000, "tgt_vocab": 8000})
+def transformer(cfg: TransformerConfig) -> Transformer:
+    """The Transformer encoder-decoder of Vaswani et al. (2017), post-norm by default."""
+    return Transformer(cfg)

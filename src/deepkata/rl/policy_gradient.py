@@ -45,6 +45,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from deepkata.core.config import Config, param
+from deepkata.models.registry import register_model
 from deepkata.rl.advantages import gae, reward_to_go
 
 Algorithm = Literal["reinforce", "actor-critic"]
@@ -52,20 +54,20 @@ EVAL_SAMPLING_SEED = 20_000  # the generator of sampled evaluations: the same dr
 
 
 @dataclass(frozen=True)
-class PGSettings:
-    algorithm: Algorithm = "actor-critic"
-    env_id: str = "CartPole-v1"
-    num_envs: int = 8  # N vector environments
-    hidden: int = 64  # units in each of the two hidden layers of policy and value networks
-    temperature: float = 1.0  # T of the softmax policy
-    gamma: float = 0.99  # discount
-    policy_lr: float = 1e-3  # Adam step size of the policy
-    value_lr: float = 1e-3  # Adam step size of the value network (critic or baseline)
-    rollout: int = 32  # actor-critic: steps per environment between updates (T)
-    gae_lambda: float = 0.95  # actor-critic: lambda of the advantage estimate
-    entropy: float = 0.0  # weight of the policy-entropy bonus
-    normalize_advantages: bool = True  # standardise advantages within a batch
-    max_grad_norm: float = 0.0  # clip each network's gradient norm to this; 0 turns clipping off
+class PGSettings(Config):
+    """How an agent learns; the algorithm and the environment are the :class:`Trainer`'s own arguments."""
+
+    num_envs: int = param(8, "vector environments N", gt=0, le=1024)
+    hidden: int = param(64, "units in each of the two hidden layers of the policy and value networks", gt=0, le=4096)
+    temperature: float = param(1.0, "temperature T of the softmax policy", gt=0)
+    gamma: float = param(0.99, "discount", ge=0, le=1)
+    policy_lr: float = param(1e-3, "Adam step size of the policy", gt=0)
+    value_lr: float = param(1e-3, "Adam step size of the baseline / critic", gt=0)
+    rollout: int = param(32, "actor-critic: steps per environment between updates (T)", gt=0)
+    gae_lambda: float = param(0.95, "actor-critic: lambda of the advantage estimate (0: one-step TD)", ge=0, le=1)
+    entropy: float = param(0.0, "weight of the entropy bonus", ge=0)
+    normalize_advantages: bool = param(True, "standardise advantages within each batch")
+    max_grad_norm: float = param(0.0, "clip each network's gradient norm; 0 turns clipping off", ge=0)
 
 
 @contextmanager
@@ -80,7 +82,10 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _mlp(sizes: list[int], generator: torch.Generator, out_gain: float) -> nn.Sequential:
+# --- the networks ----------------------------------------------------------------------------------
+
+
+def _mlp(sizes: list[int], generator: torch.Generator | None, out_gain: float) -> nn.Sequential:
     """Linear-tanh layers with orthogonal weights (gain sqrt 2, the last ``out_gain``) and zero biases."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -92,15 +97,24 @@ def _mlp(sizes: list[int], generator: torch.Generator, out_gain: float) -> nn.Se
     return nn.Sequential(*layers)
 
 
-class SoftmaxPolicy(nn.Module):
-    """pi_theta(a|s) = softmax(h_theta(s, .) / T): an MLP gives the preferences h (N, A)."""
+@dataclass(frozen=True)
+class PolicyConfig(Config):
+    obs_dim: int = param(1, "D: observation features (from the environment)", ge=1)
+    n_actions: int = param(2, "A: discrete actions (from the environment)", ge=2)
+    hidden: int = param(64, "units in each of the two hidden layers", ge=1)
+    temperature: float = param(1.0, "temperature T of the softmax", gt=0)
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: int, temperature: float, generator: torch.Generator) -> None:
+
+class SoftmaxPolicy(nn.Module):
+    """pi_theta(a|s) = softmax(h_theta(s, .) / T): an MLP gives the preferences h (N, A).
+
+    ``generator`` draws the initial weights (None: PyTorch's global generator).
+    """
+
+    def __init__(self, cfg: PolicyConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        self.temperature = temperature
-        self.preferences = _mlp([obs_dim, hidden, hidden, n_actions], generator, out_gain=0.01)
+        self.temperature = cfg.temperature
+        self.preferences = _mlp([cfg.obs_dim, cfg.hidden, cfg.hidden, cfg.n_actions], generator, out_gain=0.01)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         # log pi(a|s) up to a constant: h(s, a) / T
@@ -121,15 +135,33 @@ class SoftmaxPolicy(nn.Module):
         return self.logits(obs).argmax(dim=-1)
 
 
-class ValueFunction(nn.Module):
-    """V_w(s): an MLP with one output."""
+@dataclass(frozen=True)
+class ValueConfig(Config):
+    obs_dim: int = param(1, "D: observation features (from the environment)", ge=1)
+    hidden: int = param(64, "units in each of the two hidden layers", ge=1)
 
-    def __init__(self, obs_dim: int, hidden: int, generator: torch.Generator) -> None:
+
+class ValueFunction(nn.Module):
+    """V_w(s): an MLP with one output; ``generator`` draws the initial weights (None: PyTorch's global one)."""
+
+    def __init__(self, cfg: ValueConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.net = _mlp([obs_dim, hidden, hidden, 1], generator, out_gain=1.0)
+        self.net = _mlp([cfg.obs_dim, cfg.hidden, cfg.hidden, 1], generator, out_gain=1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs).squeeze(-1)
+
+
+@register_model("softmax-policy", config=PolicyConfig, topic="rl", example={"obs_dim": 4, "n_actions": 2})
+def softmax_policy(cfg: PolicyConfig) -> SoftmaxPolicy:
+    """pi(a|s): a two-hidden-layer tanh MLP's action preferences through a softmax with temperature T."""
+    return SoftmaxPolicy(cfg)
+
+
+@register_model("value-function", config=ValueConfig, topic="rl", example={"obs_dim": 4})
+def value_function(cfg: ValueConfig) -> ValueFunction:
+    """V(s): a two-hidden-layer tanh MLP with one output, the critic or the baseline."""
+    return ValueFunction(cfg)
 
 
 def policy_loss(log_probs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
@@ -230,16 +262,28 @@ class UpdateStats:
 
 
 class Trainer:
-    """One agent on N vector environments; :meth:`update` collects a batch and takes one step."""
+    """One agent of ``algorithm`` on N vector environments of ``env_id``; :meth:`update` collects a
+    batch and takes one step.
 
-    def __init__(self, settings: PGSettings, seed: int) -> None:
-        self.s = settings
-        self.envs = make_envs(settings.env_id, settings.num_envs)
+    The networks live on ``device``: observations go there from the environments, actions come
+    back as NumPy arrays. Their initial weights are drawn on the CPU from the seed's generator,
+    so they are the same on every device; on the CPU the actions' draws continue that stream,
+    elsewhere they come from a generator of the device's own with the same seed.
+    """
+
+    def __init__(
+        self, settings: PGSettings, *, algorithm: Algorithm, env_id: str, seed: int, device: torch.device | str = "cpu"
+    ) -> None:
+        self.s, self.algorithm = settings, algorithm
+        self.device = torch.device(device)
+        self.envs = make_envs(env_id, settings.num_envs)
         obs_dim = int(np.prod(self.envs.single_observation_space.shape))
         n_actions = int(self.envs.single_action_space.n)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.policy = SoftmaxPolicy(obs_dim, n_actions, settings.hidden, settings.temperature, self.generator)
-        self.value = ValueFunction(obs_dim, settings.hidden, self.generator)
+        init = torch.Generator().manual_seed(seed)
+        policy = PolicyConfig(obs_dim=obs_dim, n_actions=n_actions, hidden=settings.hidden, temperature=settings.temperature)
+        self.policy = SoftmaxPolicy(policy, init).to(self.device)
+        self.value = ValueFunction(ValueConfig(obs_dim=obs_dim, hidden=settings.hidden), init).to(self.device)
+        self.generator = init if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(seed)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=settings.policy_lr)
         self.value_opt = torch.optim.Adam(self.value.parameters(), lr=settings.value_lr)
         self.obs, _ = self.envs.reset(seed=[seed * 1000 + i for i in range(settings.num_envs)])
@@ -248,29 +292,34 @@ class Trainer:
         self.used_steps = 0  # steps whose transitions entered an update
         self.updates = 0
 
+    def _tensor(self, x: np.ndarray, dtype: torch.dtype | None = torch.float32) -> torch.Tensor:
+        """An array from the environments as a tensor on the networks' device: float32, or with
+        ``dtype=None`` its own type (actions stay int64)."""
+        return torch.as_tensor(x, dtype=dtype, device=self.device)
+
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Actions sampled from pi(.|s) for observations (N, D), with the training generator."""
         with torch.no_grad():
-            return self.policy.sample(torch.as_tensor(obs, dtype=torch.float32), self.generator).numpy()
+            return self.policy.sample(self._tensor(obs), self.generator).cpu().numpy()
 
     def sampler(self, seed: int) -> Policy:
         """pi(.|s) sampled with a generator of its own, so an evaluation does not disturb training's draws."""
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator(self.device).manual_seed(seed)
 
         def sample(obs: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                return self.policy.sample(torch.as_tensor(obs, dtype=torch.float32), generator).numpy()
+                return self.policy.sample(self._tensor(obs), generator).cpu().numpy()
 
         return sample
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """argmax_a pi(a|s) for observations (N, D)."""
         with torch.no_grad():
-            return self.policy.greedy(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+            return self.policy.greedy(self._tensor(obs)).cpu().numpy()
 
     def update(self) -> UpdateStats:
         try:
-            if self.s.algorithm == "reinforce":
+            if self.algorithm == "reinforce":
                 return self._reinforce()
             return self._actor_critic()
         except FloatingPointError:  # pi(.|s) stopped being a distribution
@@ -282,11 +331,11 @@ class Trainer:
         self.used_steps += int(batch.mask.sum())
         m = batch.mask
         # G_t = sum_{k >= t} gamma^(k-t) r_k within each environment's episode
-        g = torch.as_tensor(reward_to_go(batch.rewards, batch.ended, self.s.gamma)[m], dtype=torch.float32)  # (M,)
-        obs = torch.as_tensor(batch.obs[m], dtype=torch.float32)  # (M, D)
+        g = self._tensor(reward_to_go(batch.rewards, batch.ended, self.s.gamma)[m])  # (M,)
+        obs = self._tensor(batch.obs[m])  # (M, D)
         v = self.value(obs)
         # A_t = G_t - b(s_t), with the learned baseline b = V_w
-        stats = self._step(obs, torch.as_tensor(batch.actions[m]), g - v.detach(), v, g)
+        stats = self._step(obs, self._tensor(batch.actions[m], dtype=None), g - v.detach(), v, g)
         return UpdateStats(self.env_steps, returns.tolist(), *stats)
 
     def _actor_critic(self) -> UpdateStats:
@@ -299,14 +348,14 @@ class Trainer:
             finished += self.running[ended].tolist()
             self.running[ended] = 0.0
         t, n = batch.rewards.shape
-        obs = torch.as_tensor(batch.obs.reshape(t * n, -1), dtype=torch.float32)  # (T N, D)
+        obs = self._tensor(batch.obs.reshape(t * n, -1))  # (T N, D)
         with torch.no_grad():
-            values = self.value(obs).double().numpy().reshape(t, n)  # V(s_t)
-            next_values = self.value(torch.as_tensor(batch.next_obs.reshape(t * n, -1), dtype=torch.float32)).double().numpy().reshape(t, n)
+            values = self.value(obs).double().cpu().numpy().reshape(t, n)  # V(s_t)
+            next_values = self.value(self._tensor(batch.next_obs.reshape(t * n, -1))).double().cpu().numpy().reshape(t, n)
         adv = gae(batch.rewards, values, next_values, batch.terminated, batch.ended, self.s.gamma, self.s.gae_lambda)  # (T, N)
         # the critic's target: the lambda-return A_t + V(s_t)
-        target = torch.as_tensor((adv + values).ravel(), dtype=torch.float32)
-        stats = self._step(obs, torch.as_tensor(batch.actions.ravel()), torch.as_tensor(adv.ravel(), dtype=torch.float32), self.value(obs), target)
+        target = self._tensor((adv + values).ravel())
+        stats = self._step(obs, self._tensor(batch.actions.ravel(), dtype=None), self._tensor(adv.ravel()), self.value(obs), target)
         return UpdateStats(self.env_steps, finished, *stats)
 
     def _step(

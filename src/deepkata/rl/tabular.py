@@ -64,6 +64,14 @@ class TabularAgent(ABC):
         """(S,) the action each state's greedy choice takes (the first on ties)."""
         return np.argmax(self.q, axis=1)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What carries over from one episode to the next: the table, the counts, the generator."""
+        return {"q": self.q.copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q[...] = state["q"]
+        self.rng.bit_generator.state = state["rng"]
+
     @abstractmethod
     def start(self, s: int) -> int:
         """Begin an episode in state ``s``; return the first action."""
@@ -90,6 +98,13 @@ class TDAgent(TabularAgent):
     def __init__(self, n_states: int, n_actions: int, settings: AgentSettings, rng: np.random.Generator) -> None:
         super().__init__(n_states, n_actions, settings, rng)
         self.updates = np.zeros((n_states, n_actions), dtype=np.int64)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "updates": self.updates.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.updates[...] = state["updates"]
 
     def start(self, s: int) -> int:
         self._s, self._a = s, self.act(s)
@@ -150,6 +165,13 @@ class MonteCarloControl(TabularAgent):
     def __init__(self, n_states: int, n_actions: int, settings: AgentSettings, rng: np.random.Generator) -> None:
         super().__init__(n_states, n_actions, settings, rng)
         self.visits = np.zeros((n_states, n_actions), dtype=np.int64)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "visits": self.visits.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.visits[...] = state["visits"]
 
     def start(self, s: int) -> int:
         a = self.act(s)

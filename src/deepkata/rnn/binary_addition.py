@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from deepkata.core.config import Config, param
 from deepkata.rnn.scratch.functional import ActivationName, InitName, clip_grad_norm, global_norm, sigmoid
 from deepkata.rnn.scratch.simple_rnn import PARAM_NAMES, SimpleRNN, SimpleRNNConfig
 
@@ -99,17 +100,19 @@ def evaluate(model: SimpleRNN, bits: int) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    bits: int = 8  # bits per number, including the carry bit of the sum
-    hidden: int = 16  # hidden units
-    lr: float = 0.1  # SGD learning rate
-    activation: ActivationName = "sigmoid"  # hidden nonlinearity
-    init: InitName = "normal"  # weight initializer
-    init_std: float = 1.0  # std of the normal initializer
-    iterations: int = 10_000  # training samples, one SGD step each
-    clip: float = 0.0  # maximum global gradient norm; 0 disables clipping
-    output_grad: OutputGrad = "exact"  # "course" reproduces the notebook's derivative bug
-    blowup: float = 1e6  # |weight| above this counts as divergence
+class TrainSettings(Config):
+    """How one network is trained; a kata config derives from it to offer these fields."""
+
+    bits: int = param(8, "bits per number; operands are below 2^(bits-1) so their sum fits", ge=2, le=12)
+    hidden: int = param(16, "hidden units", gt=0, le=4096)
+    lr: float = param(0.1, "SGD learning rate", gt=0)
+    activation: ActivationName = param("sigmoid", "hidden nonlinearity")
+    init: InitName = param("normal", "initializer: normal N(0, init_std^2), xavier N(0, 1/fan_in), he N(0, 2/fan_in)")
+    init_std: float = param(1.0, "standard deviation of the normal initializer", gt=0)
+    iterations: int = param(10_000, "training samples, one SGD step each", gt=0)
+    clip: float = param(0.0, "maximum global gradient norm; 0 turns clipping off", ge=0)
+    output_grad: OutputGrad = param("exact", "dL/dv: exact, or the course notebook's derivative bug")
+    blowup: float = param(1e6, "a weight magnitude above this counts as divergence", gt=0)
 
     def model_config(self) -> SimpleRNNConfig:
         return SimpleRNNConfig(n_in=2, hidden=self.hidden, n_out=1, activation=self.activation, init=self.init, init_std=self.init_std)

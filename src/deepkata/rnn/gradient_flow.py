@@ -8,7 +8,7 @@ it is only multiplied by gates near 1.
 PyTorch's fused ``nn.RNN/GRU/LSTM`` kernels do not expose the gradient reaching each h_t
 through the recurrence, so the model's weights are copied into the from-scratch stack
 (:func:`deepkata.rnn.scratch.interop.from_torch`), whose BPTT returns the total dL/dh_t at
-every step, in float64.
+every step, in float64 on the CPU, wherever the model lives.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ def hidden_gradient_norms(model: SequenceModel, x: torch.Tensor, y: torch.Tensor
     if cfg.layers != 1 or cfg.bidirectional or cfg.readout != "last" or model.head is None:
         raise ValueError("gradient flow needs a one-layer, unidirectional, last-readout model with a head")
     stack = from_torch(model.rnn)
-    xs = x.detach().to(torch.float64).numpy()
-    ys = y.detach().to(torch.float64).numpy()
-    w = model.head.weight.detach().to(torch.float64).numpy()  # (O, H)
-    b = model.head.bias.detach().to(torch.float64).numpy() if model.head.bias is not None else 0.0
+    xs = x.detach().to("cpu", torch.float64).numpy()
+    ys = y.detach().to("cpu", torch.float64).numpy()
+    w = model.head.weight.detach().to("cpu", torch.float64).numpy()  # (O, H)
+    b = model.head.bias.detach().to("cpu", torch.float64).numpy() if model.head.bias is not None else 0.0
     h, _, caches = stack.forward(xs)  # (B, T, H)
     pred = h[:, -1] @ w.T + b  # (B, O)
     # L = mean (pred - y)^2  ->  dL/dpred = 2 (pred - y) / (B O)

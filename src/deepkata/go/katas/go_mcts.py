@@ -8,7 +8,8 @@ baseline it must beat, :class:`~deepkata.go.players.RandomPlayer` (uniform over 
 do not fill its own eyes), with colours alternating, and reports MCTS's wins with a 95% Wilson
 interval, the Elo difference they imply, its playouts per second and every game as SGF.
 
-Each game's players are seeded from (seed, game number), so a run resumed after an
+Each game is a job on the engine (:class:`~deepkata.core.engine.Task`: it cannot pause
+midway). Its players are seeded from (seed, game number), so a run resumed after an
 interruption plays exactly the games an uninterrupted run plays.
 """
 
@@ -21,15 +22,18 @@ import numpy as np
 
 from deepkata.core import records
 from deepkata.core.config import KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec, Task
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex
-from deepkata.search.mcts import SearchConfig
 from deepkata.go.players import MCTSPlayer, RandomPlayer, play_game
 from deepkata.go.rating import MatchEstimate
 from deepkata.go.sgf import SgfGame, write_sgf
+from deepkata.search.mcts import SearchConfig
+
+COLOURS = ("black", "white")  # by player index: Black moves first
 
 
 @dataclass(frozen=True)
@@ -62,21 +66,26 @@ class GoMCTSConfig(KataConfig):
         Expectation("MCTS wins every game against random", "eval/score", ">=", 1.0, presets=("default", "rave", "full")),
         Expectation("every move searched its full budget of playouts", "mcts/min_playouts", ">=", "config/playouts"),
     ],
+    cpu_only=True,  # NumPy and numba
 )
 def run(cfg: GoMCTSConfig, run: Run) -> Outcome:
-    state = run.load_checkpoint() or {"games": []}
-    games: list[dict[str, Any]] = state["games"]
-    (run.dir / "games").mkdir(exist_ok=True)
-    with run.bar("games", cfg.games) as bar:
-        bar.advance(len(games))
-        while len(games) < cfg.games:
-            game = _play(cfg, run.seed, len(games) + 1)
-            games.append(game)
-            run.log(game["index"], {k: game[k] for k in ("mcts_won", "margin", "moves", "playouts_per_s")}, mcts=game["mcts"])
-            bar.advance(1)
-            if run.checkpoint_due():
-                run.save_checkpoint({"games": games})
-    return _outcome(cfg, run, games)
+    grid = [JobSpec(f"game{index:03d}", index, tags={"mcts": COLOURS[_mcts_colour(index)]}) for index in range(1, cfg.games + 1)]
+
+    def make_job(index: int, ctx: JobContext) -> Task:
+        def play() -> dict[str, Any]:
+            game = _play(cfg, ctx.seed, index)
+            ctx.log(index, {k: game[k] for k in ("mcts_won", "margin", "moves", "playouts_per_s")})
+            return game
+
+        return Task(play)
+
+    results = run.sweep(grid, make_job, description="games")
+    return _outcome(cfg, run, [results[spec.key] for spec in grid])
+
+
+def _mcts_colour(index: int) -> int:
+    """MCTS's colour in game ``index``: Black (0) in the odd-numbered games, White (1) in the others."""
+    return 0 if index % 2 == 1 else 1
 
 
 def _play(cfg: GoMCTSConfig, seed: int, index: int) -> dict[str, Any]:
@@ -84,7 +93,7 @@ def _play(cfg: GoMCTSConfig, seed: int, index: int) -> dict[str, Any]:
     mcts_seed, random_seed = np.random.SeedSequence([seed, index]).generate_state(2)
     search = SearchConfig(rule=cfg.rule, c=cfg.c, rave_k=cfg.rave_k, expand_after=cfg.expand_after, playouts=cfg.playouts)
     mcts, rand = MCTSPlayer(search, int(mcts_seed)), RandomPlayer(int(random_seed))
-    mcts_colour = 0 if index % 2 == 1 else 1
+    mcts_colour = _mcts_colour(index)
     players = (mcts, rand) if mcts_colour == 0 else (rand, mcts)
     board = GoState(cfg.size, cfg.komi)
     record = play_game(players, board, max_moves=cfg.max_moves or 3 * cfg.size * cfg.size)
@@ -92,7 +101,7 @@ def _play(cfg: GoMCTSConfig, seed: int, index: int) -> dict[str, Any]:
     sign = 1.0 if mcts_colour == 0 else -1.0
     return {
         "index": index,
-        "mcts": "black" if mcts_colour == 0 else "white",
+        "mcts": COLOURS[mcts_colour],
         "mcts_won": int(record.winner == mcts_colour),
         "draw": int(record.winner is None),
         "margin": sign * record.score,  # MCTS's area minus the opponent's, komi included
@@ -115,7 +124,7 @@ def _play(cfg: GoMCTSConfig, seed: int, index: int) -> dict[str, Any]:
 
 def _outcome(cfg: GoMCTSConfig, run: Run, games: list[dict[str, Any]]) -> Outcome:
     for g in games:
-        records.write_text(run.dir / "games" / f"game-{g['index']:03d}.sgf", g["sgf"])
+        run.save_file(f"games/game-{g['index']:03d}.sgf", lambda path: records.write_text(path, g["sgf"]))
     wins = sum(g["mcts_won"] for g in games)
     draws = sum(g["draw"] for g in games)
     estimate = MatchEstimate.of(wins, len(games) - wins - draws, draws)
@@ -134,10 +143,12 @@ def _outcome(cfg: GoMCTSConfig, run: Run, games: list[dict[str, Any]]) -> Outcom
         "eval/wins_as_white": sum(g["mcts_won"] for g in as_white),
         "eval/margin_mean": float(np.mean([g["margin"] for g in games])),
         "eval/moves_mean": float(np.mean([g["moves"] for g in games])),
-        "mcts/playouts_per_s": float(np.mean([g["playouts_per_s"] for g in games])),
-        "mcts/seconds_per_move": float(np.mean([g["seconds_per_move"] for g in games])),
         "mcts/min_playouts": min(g["min_playouts"] for g in games),
         "config/playouts": cfg.playouts,
+    }
+    timings = {
+        "mcts/playouts_per_s": float(np.mean([g["playouts_per_s"] for g in games])),
+        "mcts/seconds_per_move": float(np.mean([g["seconds_per_move"] for g in games])),
     }
     rows = [
         {
@@ -157,7 +168,7 @@ def _outcome(cfg: GoMCTSConfig, run: Run, games: list[dict[str, Any]]) -> Outcom
         f"Its score is {estimate.describe()} at 95%; the Elo estimate is {elo}, with the lower bound "
         f"{estimate.elo_low:+.0f}. The baseline, random against random, scores 50% by symmetry of the alternating colours. "
         f"Mean area margin {metrics['eval/margin_mean']:+.1f} points. Search speed: "
-        f"{metrics['mcts/playouts_per_s']:,.0f} playouts per second, {metrics['mcts/seconds_per_move']:.3f} s per move "
+        f"{timings['mcts/playouts_per_s']:,.0f} playouts per second, {timings['mcts/seconds_per_move']:.3f} s per move "
         "(a timing, on this machine under its current load)."
     )
     last = games[-1]
@@ -165,7 +176,7 @@ def _outcome(cfg: GoMCTSConfig, run: Run, games: list[dict[str, Any]]) -> Outcom
         ("Games", table),
         ("Final position of the last game", f"Game {last['index']}, last move {last['last_move']}; X black, O white.\n\n```\n{last['final']}\n```"),
     ]
-    return Outcome(metrics, summary, sections)
+    return Outcome(metrics, summary, sections, timings)
 
 
 def _figure(games: list[dict[str, Any]], estimate: MatchEstimate) -> Any:

@@ -6,6 +6,9 @@ function, ../shared/curriculum/004) and UCB (§2.7). The report draws Figure 2.2
 and % optimal action against steps) with the extra agents on top, and checks the statements the
 book makes about it in §2.3. With ``study=true`` it also sweeps each agent's parameter, as the
 book's parameter study (Figure 2.6) does.
+
+Each agent's simulation is one job of the training engine, a :class:`~deepkata.core.engine.Task`
+(it cannot pause midway): an interrupted run resumes with the agents that had not finished.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec, Task
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
@@ -84,6 +88,7 @@ def _study_agents() -> list[tuple[str, float, BanditAgent]]:
         "default": {},
         "full": {"study": True},
     },
+    cpu_only=True,
     expectations=[
         Expectation("ε = 0.1 finds the optimal arm more often than greedy", "eps0.1/optimal_tail", ">=", "greedy/optimal_tail", presets=("smoke",)),
         Expectation("ε = 0.1 earns more per step than greedy", "eps0.1/reward_tail", ">=", "greedy/reward_tail", presets=("smoke",)),
@@ -100,28 +105,31 @@ def _study_agents() -> list[tuple[str, float, BanditAgent]]:
 def run(cfg: BanditConfig, run: Run) -> Outcome:
     testbed = Testbed.generate(cfg.runs, cfg.arms, np.random.default_rng(run.seed))
     agents = _agents(cfg)
-    jobs: list[tuple[str, BanditAgent]] = [(_key(a), a) for a in agents]
+    plays: list[tuple[str, BanditAgent]] = [(_key(a), a) for a in agents]
     if cfg.study:
-        jobs += [(f"study/{kind}/{p:g}", a) for kind, p, a in _study_agents()]
-    state = run.load_checkpoint() or {"done": {}}
-    done: dict[str, dict[str, Any]] = state["done"]
-    with run.bar("bandit agents", len(jobs)) as bar:
-        for index, (key, agent) in enumerate(jobs):
-            if key not in done:
-                bar.note(agent.label)
-                result = simulate(agent, testbed, cfg.steps, np.random.default_rng([run.seed, index + 1]))
-                done[key] = {
-                    "reward": result.rewards.mean(axis=1),  # (steps,) average over runs
-                    "optimal": result.optimal.mean(axis=1),  # (steps,) fraction of runs
-                }
-                run.log(index, {"train/reward_mean": float(done[key]["reward"].mean())}, agent=key)
-                if run.checkpoint_due():
-                    run.save_checkpoint({"done": done})
-            bar.advance()
+        plays += [(f"study/{kind}/{p:g}", a) for kind, p, a in _study_agents()]
+    # each agent's draws come from its own stream [seed, index + 1], whatever ran before it
+    grid = [JobSpec(key, (index, agent), tags={"agent": key}) for index, (key, agent) in enumerate(plays)]
+
+    def make_job(params: tuple[int, BanditAgent], ctx: JobContext) -> Task:
+        index, agent = params
+
+        def play() -> dict[str, np.ndarray]:
+            result = simulate(agent, testbed, cfg.steps, np.random.default_rng([run.seed, index + 1]))
+            curves = {
+                "reward": result.rewards.mean(axis=1),  # (steps,) average over runs
+                "optimal": result.optimal.mean(axis=1),  # (steps,) fraction of runs
+            }
+            ctx.log(index, {"train/reward_mean": float(curves["reward"].mean())})
+            return curves
+
+        return Task(play)
+
+    done = run.sweep(grid, make_job, description="bandit agents")
 
     metrics: dict[str, Any] = {"testbed/best_mean": float(testbed.q_star.max(axis=1).mean())}
     rows = []
-    for key, agent in jobs[: len(agents)]:
+    for key, agent in plays[: len(agents)]:
         curves = done[key]
         m = {
             "reward_mean": float(curves["reward"].mean()),

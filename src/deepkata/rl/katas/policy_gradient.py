@@ -8,8 +8,11 @@ final policies' returns, greedy and sampled. ``full`` is the issue's test: at le
 seeds of each algorithm within the stated budget. ``bench/rl.py`` runs the same protocol
 against stable-baselines3 PPO.
 
-Checkpoints are taken between seeds: an interrupted run resumes with the seed it was
-training, from that seed's start, and ends with the same numbers.
+Each (algorithm, seed) is one job of the training engine, a :class:`~deepkata.core.engine.Task`
+that moves its progress bar as it trains: gymnasium's vector environments cannot be saved
+midway, so the engine checkpoints between jobs, and an interrupted run trains the job it was
+in again from that job's start and ends with the same numbers. The networks live on the run's
+device (``--device``); the environments step on the CPU.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec, Task
 from deepkata.core.plots import figure, moving_average
-from deepkata.core.progress import Bar
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.rl.policy_gradient import EVAL_SAMPLING_SEED, Algorithm, Evaluator, PGSettings, Trainer, UpdateStats, torch_threads, train_until_solved
@@ -42,27 +45,13 @@ class PolicyGradientConfig(KataConfig):
     eval_every: int = param(5_000, "environment steps between evaluations of the greedy policy", gt=0)
     eval_episodes: int = param(100, "episodes per evaluation, the same ones every time", gt=0, le=100_000)
     evaluation: Literal["greedy", "sampled"] = param("greedy", "evaluations play argmax pi (as stable-baselines3 does) or sample from pi")
-    num_envs: int = param(8, "vector environments N", gt=0, le=1024)
-    hidden: int = param(64, "units in each of the two hidden layers", gt=0, le=4096)
-    temperature: float = param(1.0, "temperature T of the softmax policy", gt=0)
-    gamma: float = param(0.99, "discount", ge=0, le=1)
-    policy_lr: float = param(1e-3, "Adam step size of the policy", gt=0)
-    value_lr: float = param(1e-3, "Adam step size of the baseline / critic", gt=0)
-    rollout: int = param(32, "actor-critic: steps per environment between updates", gt=0)
-    gae_lambda: float = param(0.95, "actor-critic: lambda of the advantage estimate (0: one-step TD)", ge=0, le=1)
-    entropy: float = param(0.0, "weight of the entropy bonus", ge=0)
-    normalize_advantages: bool = param(True, "standardise advantages within each batch")
-    max_grad_norm: float = param(0.0, "clip each network's gradient norm; 0 turns clipping off", ge=0)
+    agent: PGSettings = param(PGSettings(), "the agent: vector environments, networks, optimisers, rollouts")
     smooth: int = param(20, "training episodes in the moving average of the learning-curve plot", gt=0)
     threads: int = param(1, "torch threads while training; networks this small run fastest on one", gt=0, le=1024)
 
     def validate(self) -> None:
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ConfigError(f"algorithms: each algorithm once, got {','.join(self.algorithms)}")
-
-    def settings(self, algorithm: Algorithm) -> PGSettings:
-        fields = {k: getattr(self, k) for k in PGSettings.__dataclass_fields__ if hasattr(self, k)}
-        return PGSettings(**{**fields, "algorithm": algorithm, "env_id": self.env})
 
     @property
     def threshold(self) -> float:
@@ -71,27 +60,25 @@ class PolicyGradientConfig(KataConfig):
         return float(gym.spec(self.env).reward_threshold)
 
 
-def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, bar: Bar) -> dict[str, Any]:
-    trainer = Trainer(cfg.settings(algorithm), seed)
+def _train(cfg: PolicyGradientConfig, algorithm: Algorithm, ctx: JobContext) -> dict[str, Any]:
+    """One seed of one algorithm, trained until solved or out of budget; its record."""
+    trainer = Trainer(cfg.agent, algorithm=algorithm, env_id=cfg.env, seed=ctx.seed, device=ctx.device)
     evaluate = Evaluator(cfg.env, cfg.eval_episodes, EVAL_SEED)
-    logged = {"steps": 0}
 
     def on_update(stats: UpdateStats) -> None:
         values = {"train/policy_loss": stats.policy_loss, "train/value_loss": stats.value_loss, "train/entropy": stats.entropy}
         if stats.episodes:
             values["train/return"] = float(np.mean(stats.episodes))
-        run.log(stats.env_steps, values, algorithm=algorithm, seed=seed)
-        bar.advance(stats.env_steps - logged["steps"])
-        logged["steps"] = stats.env_steps
+        ctx.log(stats.env_steps, values)
+        ctx.report_progress(stats.env_steps)
 
     try:
         rec = train_until_solved(
             trainer, evaluate, budget=cfg.budget, eval_every=cfg.eval_every, target=cfg.threshold,
             sampled=cfg.evaluation == "sampled", on_update=on_update,
         )  # fmt: skip
-        bar.advance(cfg.budget - logged["steps"])
         for steps, mean in rec.evaluations:
-            run.log(steps, {f"eval/{cfg.evaluation}_return": mean}, algorithm=algorithm, seed=seed)
+            ctx.log(steps, {f"eval/{cfg.evaluation}_return": mean})
         greedy = rec.evaluations[-1][1] if rec.evaluations and cfg.evaluation == "greedy" else float(evaluate(trainer.greedy).mean())
         sampled = rec.evaluations[-1][1] if rec.evaluations and cfg.evaluation == "sampled" else float(evaluate(trainer.sampler(EVAL_SAMPLING_SEED)).mean())
         return {
@@ -133,20 +120,20 @@ def _job(cfg: PolicyGradientConfig, run: Run, algorithm: Algorithm, seed: int, b
 )
 def run(cfg: PolicyGradientConfig, run: Run) -> Outcome:
     seeds = [run.seed + k for k in range(cfg.seeds)]
-    state = run.load_checkpoint() or {"jobs": {}}
-    jobs: dict[str, dict[str, Any]] = state["jobs"]
-    with run.bar(f"{cfg.env}: {len(cfg.algorithms)} algorithms × {len(seeds)} seeds", len(cfg.algorithms) * len(seeds) * cfg.budget) as bar:
-        for algorithm in cfg.algorithms:
-            for seed in seeds:
-                key = f"{algorithm}/{seed}"
-                if key in jobs:
-                    bar.advance(cfg.budget)
-                    continue
-                bar.note(key)
-                with torch_threads(cfg.threads):
-                    jobs[key] = _job(cfg, run, algorithm, seed, bar)
-                if run.checkpoint_due():
-                    run.save_checkpoint({"jobs": jobs})
+    grid = [
+        JobSpec(f"{algorithm}/{seed}", algorithm, seed=seed, tags={"algorithm": algorithm, "seed": seed})
+        for algorithm in cfg.algorithms
+        for seed in seeds
+    ]
+
+    def make_job(algorithm: Algorithm, ctx: JobContext) -> Task:
+        def train() -> dict[str, Any]:
+            with torch_threads(cfg.threads):
+                return _train(cfg, algorithm, ctx)
+
+        return Task(train, total=cfg.budget, device=ctx.device)
+
+    jobs = run.sweep(grid, make_job, description=f"{cfg.env}: {len(cfg.algorithms)} algorithms × {len(seeds)} seeds")
 
     metrics: dict[str, Any] = {"diverged_seeds": sum(j["diverged_at"] is not None for j in jobs.values()), "target": cfg.threshold}
     for algorithm in cfg.algorithms:
@@ -190,10 +177,11 @@ def _row(algorithm: str, seed: int, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preamble(cfg: PolicyGradientConfig) -> str:
+    agent = cfg.agent
     return (
-        f"{cfg.env}, {cfg.num_envs} vector environments, softmax policy with T = {cfg.temperature:g}, gamma = {cfg.gamma:g}, "
-        f"Adam {cfg.policy_lr:g} / {cfg.value_lr:g}; actor-critic rollouts of {cfg.rollout} steps with GAE lambda = "
-        f"{cfg.gae_lambda:g}. Every {cfg.eval_every:,} environment steps the {_EVALUATED[cfg.evaluation]} plays the same "
+        f"{cfg.env}, {agent.num_envs} vector environments, softmax policy with T = {agent.temperature:g}, gamma = {agent.gamma:g}, "
+        f"Adam {agent.policy_lr:g} / {agent.value_lr:g}; actor-critic rollouts of {agent.rollout} steps with GAE lambda = "
+        f"{agent.gae_lambda:g}. Every {cfg.eval_every:,} environment steps the {_EVALUATED[cfg.evaluation]} plays the same "
         f"{cfg.eval_episodes} evaluation episodes; a seed is solved at the first evaluation whose mean return reaches "
         f"{cfg.threshold:g}, and training stops there. *Env steps run* counts every simulated step, including those "
         "REINFORCE discards while it waits for its slowest environment to finish an episode. The final greedy and "

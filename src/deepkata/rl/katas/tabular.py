@@ -7,7 +7,8 @@ iteration on the environment's own model (cross-checked by policy iteration,
 :mod:`deepkata.rl.dynamic_programming`). The report shows the learning curves, the greedy
 policies drawn on the grid next to the optimal one, ||Q - Q*|| along training, and the
 greedy policies' success rate and return, both measured over evaluation episodes and computed
-exactly from the model.
+exactly from the model. Each (algorithm, run) is one job of the training engine
+(:class:`TabularJob`), which checkpoints it between chunks of ``log_every`` episodes.
 
 Presets: ``default`` and ``full`` reproduce Sutton & Barto Example 6.6 / Figure 6.4 (cliff
 walking, epsilon = 0.1, alpha = 0.5: SARSA learns the safe path, Q-learning the path along the
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure, moving_average
-from deepkata.core.progress import Bar
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.rl.dynamic_programming import Solution, TabularModel, finite_horizon_value, policy_iteration, value_iteration
@@ -96,42 +98,97 @@ def _q_error(q: np.ndarray, setting: Setting) -> np.ndarray:
     return np.abs(q - setting.optimum.q)[setting.acting].ravel()
 
 
-def _train(cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, seed: int, bar: Bar) -> dict[str, Any]:
-    """One run of one algorithm: train, then judge the greedy policy; returns plain arrays and numbers."""
-    task, model = setting.task, setting.model
-    env_seed, agent_seed, eval_seed = np.random.SeedSequence([seed, index]).generate_state(3)  # same env draws for every algorithm
-    settings = AgentSettings(cfg.alpha, cfg.alpha_decay, setting.gamma, cfg.epsilon)
-    agent = make_agent(algorithm, model.n_states, model.n_actions, settings, np.random.default_rng(agent_seed))
-    env = task.make(max_episode_steps=setting.limit)
-    env.reset(seed=int(env_seed))
-    returns = np.empty(cfg.episodes)
-    lengths = np.empty(cfg.episodes, dtype=np.int64)
-    q_error = []
-    for k in range(cfg.episodes):
-        episode = run_episode(env, agent, task.goal_states)
-        returns[k], lengths[k] = episode.ret, episode.length
-        if (k + 1) % cfg.log_every == 0:
-            q_error.append(_q_error(agent.q, setting).max())
-        bar.advance()
-    policy = agent.greedy_policy()
-    eval_env = task.make(max_episode_steps=setting.limit)
-    eval_env.reset(seed=int(eval_seed))
-    eval_returns, successes = evaluate_policy(eval_env, policy, cfg.eval_episodes, task.goal_states)
-    pi = _one_hot(policy, model.n_actions)
-    err = _q_error(agent.q, setting)
-    return {
-        "returns": returns,
-        "lengths": lengths,
-        "q_error_curve": np.asarray(q_error),
-        "policy": policy,
-        "eval_return": float(eval_returns.mean()),
-        "eval_success": float(successes.mean()),
-        "exact_return": finite_horizon_value(model, pi, model.reward, setting.limit),
-        "exact_success": finite_horizon_value(model, pi, model.success, setting.limit),
-        "q_error_max": float(err.max()),
-        "q_error_mean": float(err.mean()),
-        "optimal_actions": float(setting.optimal_actions[np.flatnonzero(setting.acting), policy[setting.acting]].mean()),
-    }
+class TabularJob:
+    """One run of one algorithm on the engine: training in chunks of ``log_every`` episodes, then its
+    greedy policy judged by evaluation episodes and exactly from the model.
+
+    Between episodes the whole state is the agent's table, counts and generator, the environment's
+    generator and the record so far, so an interrupted run continues with the very same draws.
+    """
+
+    def __init__(
+        self, cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, position: int, seed: int, ctx: JobContext
+    ) -> None:
+        """Run ``index`` of ``algorithm``; ``position``, its place in the grid, is the step of its line in metrics.jsonl."""
+        self.cfg, self.setting, self.position, self.ctx = cfg, setting, position, ctx
+        task, model = setting.task, setting.model
+        env_seed, agent_seed, self.eval_seed = np.random.SeedSequence([seed, index]).generate_state(3)  # same env draws for every algorithm
+        settings = AgentSettings(cfg.alpha, cfg.alpha_decay, setting.gamma, cfg.epsilon)
+        self.agent = make_agent(algorithm, model.n_states, model.n_actions, settings, np.random.default_rng(agent_seed))
+        self.env = task.make(max_episode_steps=setting.limit)
+        self.env.reset(seed=int(env_seed))
+        self.returns = np.empty(cfg.episodes)
+        self.lengths = np.empty(cfg.episodes, dtype=np.int64)
+        self.q_error: list[float] = []  # max |Q - Q*| every log_every episodes
+        self.episode = 0  # episodes done
+        self.judgement: dict[str, Any] | None = None  # the final greedy policy's, once trained
+        self.device = torch.device("cpu")  # NumPy
+        self.total = cfg.episodes
+
+    @property
+    def progress(self) -> int:
+        return self.episode
+
+    @property
+    def done(self) -> bool:
+        return self.judgement is not None
+
+    def step(self) -> None:
+        cfg = self.cfg
+        end = min(self.episode + cfg.log_every - self.episode % cfg.log_every, cfg.episodes)
+        for k in range(self.episode, end):
+            episode = run_episode(self.env, self.agent, self.setting.task.goal_states)
+            self.returns[k], self.lengths[k] = episode.ret, episode.length
+            if (k + 1) % cfg.log_every == 0:
+                self.q_error.append(float(_q_error(self.agent.q, self.setting).max()))
+        self.episode = end
+        if end == cfg.episodes:
+            self.judgement = self._judge()
+            self.ctx.log(self.position, {"train/online_return_tail": float(self.returns[-cfg.tail :].mean()),
+                                         "eval/success": self.judgement["eval_success"], "eval/q_error_max": self.judgement["q_error_max"]})  # fmt: skip
+
+    def _judge(self) -> dict[str, Any]:
+        """The greedy policy's return and success over evaluation episodes and exactly, and its Q's error."""
+        setting, model = self.setting, self.setting.model
+        policy = self.agent.greedy_policy()
+        eval_env = setting.task.make(max_episode_steps=setting.limit)
+        eval_env.reset(seed=int(self.eval_seed))
+        eval_returns, successes = evaluate_policy(eval_env, policy, self.cfg.eval_episodes, setting.task.goal_states)
+        pi = _one_hot(policy, model.n_actions)
+        err = _q_error(self.agent.q, setting)
+        return {
+            "policy": policy,
+            "eval_return": float(eval_returns.mean()),
+            "eval_success": float(successes.mean()),
+            "exact_return": finite_horizon_value(model, pi, model.reward, setting.limit),
+            "exact_success": finite_horizon_value(model, pi, model.success, setting.limit),
+            "q_error_max": float(err.max()),
+            "q_error_mean": float(err.mean()),
+            "optimal_actions": float(setting.optimal_actions[np.flatnonzero(setting.acting), policy[setting.acting]].mean()),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "agent": self.agent.state_dict(),
+            "env_rng": self.env.np_random.bit_generator.state,
+            "returns": self.returns.copy(),
+            "lengths": self.lengths.copy(),
+            "q_error": list(self.q_error),
+            "judgement": self.judgement,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episode = state["episode"]
+        self.agent.load_state_dict(state["agent"])
+        self.env.np_random.bit_generator.state = state["env_rng"]
+        self.returns[:], self.lengths[:] = state["returns"], state["lengths"]
+        self.q_error = list(state["q_error"])
+        self.judgement = state["judgement"]
+
+    def result(self) -> dict[str, Any]:
+        assert self.judgement is not None
+        return {"returns": self.returns.copy(), "lengths": self.lengths.copy(), "q_error_curve": np.asarray(self.q_error), **self.judgement}
 
 
 @register_kata(
@@ -170,27 +227,22 @@ def _train(cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: in
         Expectation("Monte Carlo's greedy policy reaches the goal from every room", "monte-carlo/greedy_success", ">=", 1.0, presets=("rooms",)),
     ],  # fmt: skip
     data="gymnasium environments and the notes' room graph, simulated",
+    cpu_only=True,
 )
 def run(cfg: TabularConfig, run: Run) -> Outcome:
     setting = _setting(cfg)
     check = policy_iteration(setting.model, setting.gamma)
-    state = run.load_checkpoint() or {"jobs": {}}
-    jobs: dict[str, dict[str, Any]] = state["jobs"]
-    with run.bar(f"{cfg.env}: {len(cfg.algorithms)} algorithms × {cfg.runs} runs", len(cfg.algorithms) * cfg.runs * cfg.episodes) as bar:
-        for a, algorithm in enumerate(cfg.algorithms):
-            for r in range(cfg.runs):
-                key = f"{algorithm}/{r}"
-                if key in jobs:
-                    bar.advance(cfg.episodes)
-                    continue
-                bar.note(key)
-                jobs[key] = _train(cfg, setting, algorithm, r, run.seed, bar)
-                job = jobs[key]
-                run.log(a * cfg.runs + r, {"train/online_return_tail": float(job["returns"][-cfg.tail :].mean()),
-                                           "eval/success": job["eval_success"], "eval/q_error_max": job["q_error_max"]},
-                        algorithm=algorithm, run=r)  # fmt: skip
-                if run.checkpoint_due():
-                    run.save_checkpoint({"jobs": jobs})
+    grid = [
+        JobSpec(f"{algorithm}/{r}", (algorithm, r, a * cfg.runs + r), tags={"algorithm": algorithm, "run": r})
+        for a, algorithm in enumerate(cfg.algorithms)
+        for r in range(cfg.runs)
+    ]
+
+    def make_job(params: tuple[Algorithm, int, int], ctx: JobContext) -> TabularJob:
+        algorithm, index, position = params
+        return TabularJob(cfg, setting, algorithm, index, position, run.seed, ctx)
+
+    jobs = run.sweep(grid, make_job, description=f"{cfg.env}: {len(cfg.algorithms)} algorithms × {cfg.runs} runs")
 
     opt_env = setting.task.make(max_episode_steps=setting.limit)
     opt_env.reset(seed=int(np.random.SeedSequence([run.seed, 0]).generate_state(3)[2]))  # run 0's evaluation draws

@@ -8,6 +8,7 @@ the settings the notes report as blowing up with gradient clipping.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,18 +28,10 @@ from deepkata.rnn.scratch.functional import ActivationName, InitName
 
 
 @dataclass(frozen=True)
-class BinaryAdditionConfig(KataConfig):
-    bits: int = param(8, "bits per number; operands are below 2^(bits-1) so their sum fits", ge=2, le=12)
-    hidden: int = param(16, "hidden units", gt=0, le=4096)
-    lr: float = param(0.1, "SGD learning rate", gt=0)
-    activation: ActivationName = param("sigmoid", "hidden nonlinearity")
-    init: InitName = param("normal", "initializer: normal N(0, init_std^2), xavier N(0, 1/fan_in), he N(0, 2/fan_in)")
-    init_std: float = param(1.0, "standard deviation of the normal initializer", gt=0)
-    iterations: int = param(10_000, "training samples, one SGD step each", gt=0)
-    clip: float = param(0.0, "maximum global gradient norm; 0 turns clipping off", ge=0)
-    output_grad: Literal["exact", "course"] = param("exact", "dL/dv: exact, or the course notebook's derivative bug")
+class BinaryAdditionConfig(TrainSettings, KataConfig):
+    """One network's :class:`TrainSettings`, and how the kata watches, logs and sweeps it."""
+
     window: int = param(100, "samples whose accuracy must stay at 100% to count as converged", gt=0)
-    blowup: float = param(1e6, "a weight magnitude above this counts as divergence", gt=0)
     spike: float = param(10.0, "a gradient norm above this counts as an exploding-gradient step", gt=0)
     log_every: int = param(100, "iterations between metrics.jsonl lines", gt=0)
     sweep: Literal["none", "curriculum"] = param("none", "none: one network; curriculum: the notes' seven settings")
@@ -85,9 +78,10 @@ CURRICULUM = (
 NOTES_TOLERANCE = 0.5  # a median within +-50% of the notes' figure agrees with it
 
 
-def _settings(cfg: BinaryAdditionConfig, **overrides: Any) -> TrainSettings:
-    fields = {k: getattr(cfg, k) for k in TrainSettings.__dataclass_fields__}
-    return TrainSettings(**{**fields, **overrides})
+def _settings(cfg: BinaryAdditionConfig, **per_job: Any) -> TrainSettings:
+    """The library's settings: the fields ``cfg`` inherits, with what a sweep's job sets."""
+    inherited = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainSettings)}
+    return TrainSettings(**{**inherited, **per_job})
 
 
 # --- one training job ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ past 1), trained by plain SGD without clipping, then the same run clipped.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from deepkata.core.config import KataConfig, param
+from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
@@ -52,8 +54,6 @@ class LongMemoryConfig(KataConfig):
     blowup: float = param(1e3, "a training loss this many times the first step's counts as divergence", gt=1)
 
     def validate(self) -> None:
-        from deepkata.core.errors import ConfigError
-
         if self.flow_length not in self.lengths:
             raise ConfigError(f"flow_length {self.flow_length} must be one of lengths {self.lengths}")
         if len(set(self.cells)) != len(self.cells):
@@ -64,16 +64,20 @@ class LongMemoryConfig(KataConfig):
 
 
 class AddingTrainer:
-    """Adam (or SGD) on fresh adding-problem batches, resumable: all state in :meth:`state_dict`."""
+    """Adam (or SGD) on fresh adding-problem batches, resumable: all state in :meth:`state_dict`.
+
+    The batches come from a CPU generator seeded with ``seed`` and move to the model's device,
+    so every device trains on the same numbers. Forward passes run under ``autocast``.
+    """
 
     def __init__(
-        self, model_cfg: SequenceModelConfig, length: int, batch: int, lr: float, clip: float, seed: int,
-        *, sgd: bool = False, blowup: float = float("inf"),
+        self, model: SequenceModel, length: int, batch: int, lr: float, clip: float, seed: int,
+        *, sgd: bool = False, blowup: float = float("inf"), autocast: Callable[[], Any] = contextlib.nullcontext,
     ) -> None:  # fmt: skip
-        torch.manual_seed(seed)
-        self.model = SequenceModel(model_cfg)
+        self.model, self.autocast = model, autocast
+        self.device = next(model.parameters()).device
         self.length, self.batch, self.clip, self.blowup = length, batch, clip, blowup
-        params = self.model.parameters()
+        params = model.parameters()
         self.opt = torch.optim.SGD(params, lr=lr) if sgd else torch.optim.Adam(params, lr=lr)
         self.data = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -87,8 +91,10 @@ class AddingTrainer:
         losses = []
         self.model.train()
         for _ in range(n):
-            x, y = adding_batch(self.data, self.batch, self.length)
-            loss = torch.nn.functional.mse_loss(self.model(x)[0], y)
+            x, y = (t.to(self.device) for t in adding_batch(self.data, self.batch, self.length))  # (B, T, 2), (B, 1)
+            with self.autocast():
+                out = self.model(x)[0]
+            loss = torch.nn.functional.mse_loss(out.float(), y)
             self.opt.zero_grad()
             loss.backward()
             # the global norm, measured before any clipping; clip_grad_norm_ with inf only measures
@@ -108,8 +114,9 @@ class AddingTrainer:
 
     def mse(self, x: torch.Tensor, y: torch.Tensor) -> float:
         self.model.eval()
-        with torch.no_grad():
-            return float(torch.nn.functional.mse_loss(self.model(x)[0], y))
+        with torch.no_grad(), self.autocast():
+            out = self.model(x)[0]
+        return float(torch.nn.functional.mse_loss(out.float(), y))
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -126,18 +133,142 @@ class AddingTrainer:
         self.grad_norms, self.losses = list(state["grad_norms"]), list(state["losses"])
 
 
-def _model_cfg(cell: str, hidden: int) -> SequenceModelConfig:
+def _model(cell: str, hidden: int, device: torch.device) -> SequenceModel:
+    """The cell with a last-step readout, initialized from PyTorch's global generator on the CPU,
+    then moved: the same weights on every device."""
     if cell == "irnn":
-        return SequenceModelConfig(cell="rnn", nonlinearity="relu", input_size=2, hidden=hidden, output_size=1, readout="last")
-    return SequenceModelConfig(cell=cell, input_size=2, hidden=hidden, output_size=1, readout="last")  # type: ignore[arg-type]
+        cfg = SequenceModelConfig(cell="rnn", nonlinearity="relu", input_size=2, hidden=hidden, output_size=1, readout="last")
+    else:
+        cfg = SequenceModelConfig(cell=cell, input_size=2, hidden=hidden, output_size=1, readout="last")  # type: ignore[arg-type]
+    return SequenceModel(cfg).to(device)
 
 
-def _sets(seed: int, length: int, cfg: LongMemoryConfig) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Validation and test sets of one length, from their own streams (never the training one)."""
-    return {
-        name: adding_batch(torch.Generator().manual_seed(seed * 1000 + offset + length), size, length)
-        for name, offset, size in (("valid", 100_003, cfg.valid_size), ("test", 200_003, cfg.test_size))
-    }
+HELD_OUT = {"valid": 100_003, "test": 200_003}  # offsets of their generators' seeds
+
+
+def _held_out(name: str, seed: int, length: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation or test set of one length, from its own stream (never the training one)."""
+    generator = torch.Generator().manual_seed(seed * 1000 + HELD_OUT[name] + length)
+    x, y = adding_batch(generator, size, length)
+    return x.to(device), y.to(device)
+
+
+def _flow(trainer: AddingTrainer, valid: tuple[torch.Tensor, torch.Tensor], n: int = 256) -> dict[str, Any]:
+    norms, loss = hidden_gradient_norms(trainer.model, valid[0][:n], valid[1][:n])
+    return {"norms": norms, "loss": loss}
+
+
+class AddingJob:
+    """One cell at one length on the engine: ``eval_every`` steps, then a validation check, until
+    the validation MSE is below the target or the budget is spent.
+
+    With ``flow``, ||dL/dh_t|| is measured before the first step (kept in the job's state, so
+    a resumed job still has it) and after the last; the result carries both.
+    """
+
+    def __init__(self, cell: str, length: int, cfg: LongMemoryConfig, ctx: JobContext, *, flow: bool) -> None:
+        model = _model(cell, cfg.hidden, ctx.device)
+        self.trainer = AddingTrainer(model, length, cfg.batch, cfg.lr, cfg.clip, ctx.seed, blowup=cfg.blowup, autocast=ctx.autocast)
+        self.valid = _held_out("valid", ctx.seed, length, cfg.valid_size, ctx.device)
+        self.test = _held_out("test", ctx.seed, length, cfg.test_size, ctx.device)
+        self.cfg, self.ctx, self.flow = cfg, ctx, flow
+        self.best = float("inf")  # lowest validation MSE so far
+        self.seconds = 0.0  # spent training, validation excluded
+        self.flow_init: dict[str, Any] | None = None
+        self.device = ctx.device
+        self.total = cfg.steps
+
+    @property
+    def progress(self) -> int:
+        return self.trainer.step
+
+    @property
+    def done(self) -> bool:
+        t = self.trainer
+        return t.step >= self.cfg.steps or t.diverged_at is not None or self.best <= self.cfg.target_mse
+
+    def step(self) -> None:
+        t, cfg = self.trainer, self.cfg
+        if self.flow and t.step == 0:
+            self.flow_init = _flow(t, self.valid)
+        start = time.perf_counter()
+        train_loss = t.train(min(cfg.eval_every, cfg.steps - t.step))
+        self.seconds += time.perf_counter() - start
+        valid_mse = t.mse(*self.valid)
+        self.best = min(self.best, valid_mse)
+        self.ctx.log(t.step, {"train/loss": train_loss, "valid/mse": valid_mse})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict(), "best": self.best, "seconds": self.seconds, "flow_init": self.flow_init}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.best, self.seconds, self.flow_init = state["best"], state["seconds"], state["flow_init"]
+
+    def result(self) -> dict[str, Any]:
+        t = self.trainer
+        return {
+            "test_mse": t.mse(*self.test),
+            "valid_mse": t.mse(*self.valid),
+            "steps": t.step,
+            "seconds": self.seconds,
+            "diverged_at": t.diverged_at,
+            "parameters": t.model.num_parameters(),
+            "flow": {"init": self.flow_init, "trained": _flow(t, self.valid)} if self.flow else None,
+        }
+
+
+class ExplodeJob:
+    """The exploding-gradient demonstration: a ReLU RNN started at W_h = 1.2 I, plain SGD,
+    clipped at ``clip`` (0: not clipped), until it diverges or runs ``explode_steps`` steps."""
+
+    def __init__(self, clip: float, cfg: LongMemoryConfig, ctx: JobContext) -> None:
+        model = _model("irnn", cfg.hidden, ctx.device)
+        with torch.no_grad():
+            # Le et al.'s IRNN starts the ReLU RNN at W_h = I; 1.2 I makes every step amplify
+            model.rnn.weight_hh_l0.copy_(1.2 * torch.eye(cfg.hidden, device=ctx.device))
+            model.rnn.bias_hh_l0.zero_()
+            model.rnn.bias_ih_l0.zero_()
+        self.trainer = AddingTrainer(
+            model, cfg.explode_length, cfg.batch, cfg.explode_lr, clip, ctx.seed, sgd=True, blowup=cfg.blowup, autocast=ctx.autocast
+        )
+        self.test = _held_out("test", ctx.seed, cfg.explode_length, cfg.test_size, ctx.device)
+        self.cfg, self.ctx = cfg, ctx
+        self.device = ctx.device
+        self.total = cfg.explode_steps
+
+    @property
+    def progress(self) -> int:
+        return self.trainer.step
+
+    @property
+    def done(self) -> bool:
+        return self.trainer.step >= self.cfg.explode_steps or self.trainer.diverged_at is not None
+
+    def step(self) -> None:
+        t = self.trainer
+        loss = t.train(min(self.cfg.eval_every, self.cfg.explode_steps - t.step))
+        self.ctx.log(t.step, {"train/loss": loss, "train/grad_norm": t.grad_norms[-1]})
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state)
+
+    def result(self) -> dict[str, Any]:
+        t = self.trainer
+        norms = np.asarray(t.grad_norms)
+        finite = norms[np.isfinite(norms)]
+        return {
+            "diverged": int(t.diverged_at is not None),
+            "diverged_at": t.diverged_at,
+            "steps": t.step,
+            "grad_norm_max": float(finite.max()) if finite.size else None,
+            "grad_norms": norms,
+            "losses": np.asarray(t.losses),
+            "test_mse": None if t.diverged_at is not None else t.mse(*self.test),
+        }
 
 
 # --- the kata --------------------------------------------------------------------------------------
@@ -165,138 +296,34 @@ def _sets(seed: int, length: int, cfg: LongMemoryConfig) -> dict[str, tuple[torc
         Expectation("with clipping the same run does not", "explode/clip/diverged", "<=", 0),
     ],  # fmt: skip
     threads=1,  # these small matrices run fastest on one thread
+    precisions=("fp32", "bf16"),
 )
 def run(cfg: LongMemoryConfig, run: Run) -> Outcome:
-    state = run.load_checkpoint() or {"done": {}, "current": None, "flow": {}}
-    done: dict[str, dict[str, Any]] = state["done"]
-    flows: dict[str, dict[str, Any]] = state["flow"]
+    grid = [JobSpec(f"T{length}/{cell}", (length, cell)) for length in cfg.lengths for cell in cfg.cells]
 
-    def checkpoint(key: str | None = None, trainer: AddingTrainer | None = None, extra: Any = None) -> None:
-        current = None if trainer is None else {"key": key, "trainer": trainer.state_dict(), "extra": extra}
-        run.save_checkpoint({"done": done, "current": current, "flow": flows})
+    def make_job(params: tuple[int, str], ctx: JobContext) -> AddingJob:
+        length, cell = params
+        return AddingJob(cell, length, cfg, ctx, flow=length == cfg.flow_length)
 
-    jobs = [(length, cell) for length in cfg.lengths for cell in cfg.cells]
-    with run.bar(f"adding problem: {len(cfg.cells)} cells x {len(cfg.lengths)} lengths", len(jobs)) as bar:
-        for length, cell in jobs:
-            key = f"T{length}/{cell}"
-            if key not in done:
-                done[key] = _train_one(cfg, run, key, cell, length, state.get("current"), checkpoint, flows)
-                state["current"] = None
-                checkpoint()
-            bar.advance()
-
+    done = run.sweep(grid, make_job, description=f"adding problem: {len(cfg.cells)} cells x {len(cfg.lengths)} lengths")
     explode = {}
     if cfg.explode_length:
-        for clip in (0.0, 1.0):
-            key = f"explode/{'clip' if clip else 'noclip'}"
-            if key not in done:
-                done[key] = _explode(cfg, run, key, clip, state.get("current"), checkpoint)
-                state["current"] = None
-                checkpoint()
-            explode[key] = done[key]
-    return _outcome(cfg, run, done, flows, explode)
-
-
-def _train_one(
-    cfg: LongMemoryConfig,
-    run: Run,
-    key: str,
-    cell: str,
-    length: int,
-    current: dict[str, Any] | None,
-    checkpoint: Callable[..., None],
-    flows: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    trainer = AddingTrainer(_model_cfg(cell, cfg.hidden), length, cfg.batch, cfg.lr, cfg.clip, run.seed, blowup=cfg.blowup)
-    sets = _sets(run.seed, length, cfg)
-    valid, test = sets["valid"], sets["test"]
-    best = float("inf")
-    seconds = 0.0
-    if current is not None and current["key"] == key:
-        trainer.load_state_dict(current["trainer"])
-        best, seconds = current["extra"]
-    elif length == cfg.flow_length:
-        flows[f"{cell}/init"] = _flow(trainer, valid)
-    with run.bar(f"  {key}", cfg.steps) as bar:
-        bar.advance(trainer.step)
-        while trainer.step < cfg.steps and trainer.diverged_at is None and best > cfg.target_mse:
-            start = time.perf_counter()
-            n = min(cfg.eval_every, cfg.steps - trainer.step)
-            train_loss = trainer.train(n)
-            seconds += time.perf_counter() - start
-            valid_mse = trainer.mse(*valid)
-            best = min(best, valid_mse)
-            run.log(trainer.step, {"train/loss": train_loss, "valid/mse": valid_mse}, job=key)
-            bar.advance(n)
-            if run.checkpoint_due():
-                checkpoint(key, trainer, (best, seconds))
-    if length == cfg.flow_length:
-        flows[f"{cell}/trained"] = _flow(trainer, valid)
-    return {
-        "test_mse": trainer.mse(*test),
-        "valid_mse": trainer.mse(*valid),
-        "steps": trainer.step,
-        "seconds": seconds,
-        "diverged_at": trainer.diverged_at,
-        "parameters": trainer.model.num_parameters(),
-    }
-
-
-def _flow(trainer: AddingTrainer, valid: tuple[torch.Tensor, torch.Tensor], n: int = 256) -> dict[str, Any]:
-    norms, loss = hidden_gradient_norms(trainer.model, valid[0][:n], valid[1][:n])
-    return {"norms": norms, "loss": loss}
-
-
-def _explode(
-    cfg: LongMemoryConfig, run: Run, key: str, clip: float, current: dict[str, Any] | None, checkpoint: Callable[..., None]
-) -> dict[str, Any]:
-    trainer = AddingTrainer(
-        _model_cfg("irnn", cfg.hidden), cfg.explode_length, cfg.batch, cfg.explode_lr, clip, run.seed, sgd=True, blowup=cfg.blowup
-    )
-    with torch.no_grad():
-        # Le et al.'s IRNN starts the ReLU RNN at W_h = I; 1.2 I makes every step amplify
-        trainer.model.rnn.weight_hh_l0.copy_(1.2 * torch.eye(cfg.hidden))
-        trainer.model.rnn.bias_hh_l0.zero_()
-        trainer.model.rnn.bias_ih_l0.zero_()
-    if current is not None and current["key"] == key:
-        trainer.load_state_dict(current["trainer"])
-    test = _sets(run.seed, cfg.explode_length, cfg)["test"]
-    with run.bar(f"  {key}", cfg.explode_steps) as bar:
-        bar.advance(trainer.step)
-        while trainer.step < cfg.explode_steps and trainer.diverged_at is None:
-            before = trainer.step
-            loss = trainer.train(min(cfg.eval_every, cfg.explode_steps - trainer.step))
-            run.log(trainer.step, {"train/loss": loss, "train/grad_norm": trainer.grad_norms[-1]}, job=key)
-            bar.advance(trainer.step - before)
-            if run.checkpoint_due():
-                checkpoint(key, trainer)
-    norms = np.asarray(trainer.grad_norms)
-    finite = norms[np.isfinite(norms)]
-    return {
-        "diverged": int(trainer.diverged_at is not None),
-        "diverged_at": trainer.diverged_at,
-        "steps": trainer.step,
-        "grad_norm_max": float(finite.max()) if finite.size else None,
-        "grad_norms": norms,
-        "losses": np.asarray(trainer.losses),
-        "test_mse": None if trainer.diverged_at is not None else trainer.mse(*test),
-    }
+        grid = [JobSpec(f"explode/{'clip' if clip else 'noclip'}", clip) for clip in (0.0, 1.0)]
+        explode = run.sweep(grid, lambda clip, ctx: ExplodeJob(clip, cfg, ctx), description="exploding gradients")
+    return _outcome(cfg, run, done, explode)
 
 
 # --- results -----------------------------------------------------------------------------------
 
 
-def _outcome(
-    cfg: LongMemoryConfig, run: Run, done: dict[str, dict[str, Any]], flows: dict[str, dict[str, Any]], explode: dict[str, dict[str, Any]]
-) -> Outcome:
+def _outcome(cfg: LongMemoryConfig, run: Run, done: dict[str, dict[str, Any]], explode: dict[str, dict[str, Any]]) -> Outcome:
     metrics: dict[str, Any] = {"trivial_mse": TRIVIAL_MSE}
     for key, job in done.items():
-        if key.startswith("explode/"):
-            for k in ("diverged", "diverged_at", "steps", "grad_norm_max", "test_mse"):
-                metrics[f"{key}/{k}"] = job[k]
-        else:
-            for k in ("test_mse", "steps"):
-                metrics[f"{key}/{k}"] = job[k]
+        for k in ("test_mse", "steps"):
+            metrics[f"{key}/{k}"] = job[k]
+    for key, job in explode.items():
+        for k in ("diverged", "diverged_at", "steps", "grad_norm_max", "test_mse"):
+            metrics[f"{key}/{k}"] = job[k]
     rows = []
     for length in cfg.lengths:
         row: dict[str, Any] = {"T": length}
@@ -308,13 +335,12 @@ def _outcome(
         rows.append(row)
     table = run.save_table("mse_by_length", rows, "Test MSE by sequence length and cell")
     run.save_figure(_mse_figure(cfg, done), "mse_by_length", "Test MSE against sequence length, with the trivial predictor")
-    if flows:
-        run.save_figure(_flow_figure(cfg, flows), "gradient_flow", f"||dL/dh_t|| against t at T = {cfg.flow_length}, at initialization and after training")
+    run.save_figure(_flow_figure(cfg, done), "gradient_flow", f"||dL/dh_t|| against t at T = {cfg.flow_length}, at initialization and after training")
     sections = [("Test MSE by sequence length", _table_note(cfg) + "\n\n" + table)]
     if explode:
         run.save_figure(_explode_figure(cfg, explode), "exploding_gradients", "Gradient norm per SGD step, without and with clipping")
         sections.append(("Exploding gradients", _explode_text(cfg, explode)))
-    timings = {f"{key}/seconds": job["seconds"] for key, job in done.items() if "seconds" in job}
+    timings = {f"{key}/seconds": job["seconds"] for key, job in done.items()}
     return Outcome(metrics, _summary(cfg, done, explode), sections, timings)
 
 
@@ -373,15 +399,13 @@ def _mse_figure(cfg: LongMemoryConfig, done: dict[str, dict[str, Any]]) -> Any:
     return fig
 
 
-def _flow_figure(cfg: LongMemoryConfig, flows: dict[str, dict[str, Any]]) -> Any:
+def _flow_figure(cfg: LongMemoryConfig, done: dict[str, dict[str, Any]]) -> Any:
     fig, axes = figure(1, 2, width=5.0, height=3.8, sharey=True)
     steps = np.arange(1, cfg.flow_length + 1)
     for ax, when in zip(axes, ("init", "trained")):
         for cell in cfg.cells:
-            flow = flows.get(f"{cell}/{when}")
-            if flow is not None:
-                norms = np.asarray(flow["norms"])
-                ax.plot(steps, norms / norms[-1], label=LABELS[cell])
+            norms = np.asarray(done[f"T{cfg.flow_length}/{cell}"]["flow"][when]["norms"])
+            ax.plot(steps, norms / norms[-1], label=LABELS[cell])
         ax.set(xlabel="time step t", yscale="log", title="at initialization" if when == "init" else "after training")
         ax.legend(fontsize=8)
     axes[0].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")

@@ -17,14 +17,14 @@ is reported beside it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from deepkata.core.config import KataConfig, param
+from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
@@ -67,59 +67,88 @@ class RNNOptionsConfig(KataConfig):
     settings: tuple[Literal["baseline", "units128", "sigmoid", "tanh", "adam", "dropout"], ...] = param(SETTING_IDS, "settings to run; observations need the baseline")
 
     def validate(self) -> None:
-        from deepkata.core.errors import ConfigError
-
         if "baseline" not in self.settings:
             raise ConfigError("settings: the observations compare with the baseline; include it")
 
 
-def _train(setting: Setting, cfg: RNNOptionsConfig, seed: int, state: dict[str, Any] | None, on_epoch: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Train one setting with one seed; per-epoch accuracies on every pair."""
-    torch.manual_seed(seed)
-    model = SequenceModel(
-        SequenceModelConfig(
-            cell="rnn", input_size=2, hidden=setting.units, nonlinearity=setting.activation, output_size=1,
-            readout="all", input_dropout=setting.input_dropout, init="keras",
-        )  # fmt: skip
-    )
-    opt: torch.optim.Optimizer = (
-        torch.optim.SGD(model.parameters(), lr=cfg.sgd_lr) if setting.optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=cfg.adam_lr)
-    )
-    rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, 128, size=(2, cfg.train_size))
-    x, d = (torch.tensor(v, dtype=torch.float32) for v in make_batch(a, b, 8))
-    tx, td = (torch.tensor(v, dtype=torch.float32) for v in make_batch(*all_pairs(8), 8))
-    history: dict[str, list[float]] = {"train_bit_accuracy": [], "bit_accuracy": [], "accuracy": [], "loss": []}
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        history = state["history"]
-    for _ in range(len(history["loss"]), cfg.epochs):
+class OptionsJob:
+    """One setting with one seed on the engine, an epoch a step: the notebook's training loop.
+
+    The training pairs and the order of every epoch come from a NumPy generator seeded with the
+    job's seed; the model is initialized (and input dropout drawn) from PyTorch's global
+    generator, which the engine seeds and saves. The result is the history, one entry per epoch:
+    Keras' training bit accuracy, bit and sum accuracy on all pairs, mean loss.
+    """
+
+    def __init__(self, setting: Setting, cfg: RNNOptionsConfig, ctx: JobContext) -> None:
+        self.model = SequenceModel(
+            SequenceModelConfig(
+                cell="rnn", input_size=2, hidden=setting.units, nonlinearity=setting.activation, output_size=1,
+                readout="all", input_dropout=setting.input_dropout, init="keras",
+            )  # fmt: skip
+        ).to(ctx.device)
+        params = self.model.parameters()
+        self.opt = torch.optim.SGD(params, lr=cfg.sgd_lr) if setting.optimizer == "sgd" else torch.optim.Adam(params, lr=cfg.adam_lr)
+        self.rng = np.random.default_rng(ctx.seed)
+        a, b = self.rng.integers(0, 128, size=(2, cfg.train_size))
+        # (N, 8, 2) and (N, 8, 1): bits least significant first
+        self.x, self.d = (torch.tensor(v, dtype=torch.float32, device=ctx.device) for v in make_batch(a, b, 8))
+        self.all_x, self.all_d = (torch.tensor(v, dtype=torch.float32, device=ctx.device) for v in make_batch(*all_pairs(8), 8))
+        self.history: dict[str, list[float]] = {"train_bit_accuracy": [], "bit_accuracy": [], "accuracy": [], "loss": []}
+        self.cfg, self.ctx = cfg, ctx
+        self.device = ctx.device
+        self.total = cfg.epochs
+
+    @property
+    def progress(self) -> int:
+        return len(self.history["loss"])
+
+    @property
+    def done(self) -> bool:
+        return self.progress >= self.cfg.epochs
+
+    def step(self) -> None:
+        cfg, model, history = self.cfg, self.model, self.history
         model.train()
-        order = torch.from_numpy(rng.permutation(cfg.train_size))  # Keras shuffles every epoch
+        order = torch.from_numpy(self.rng.permutation(cfg.train_size)).to(self.device)  # Keras shuffles every epoch
         losses, hits = [], []
         for start in range(0, cfg.train_size, cfg.batch):
             idx = order[start : start + cfg.batch]
-            out, _ = model(x[idx])
+            x, d = self.x[idx], self.d[idx]
+            with self.ctx.autocast():
+                out = model(x)[0].float()  # (B, 8, 1) logits
             # Dense(1, sigmoid) and Keras' mean_squared_error
-            loss = torch.mean((torch.sigmoid(out) - d[idx]) ** 2)
-            opt.zero_grad()
+            loss = torch.mean((torch.sigmoid(out) - d) ** 2)
+            self.opt.zero_grad()
             loss.backward()
-            opt.step()
+            self.opt.step()
             losses.append(loss.item())
-            hits.append(((out.detach() > 0) == (d[idx] > 0.5)).float().mean().item())  # Keras' batch accuracy
+            hits.append(((out.detach() > 0) == (d > 0.5)).float().mean().item())  # Keras' batch accuracy
         model.eval()
-        with torch.no_grad():
-            right = (model(tx)[0] > 0) == (td > 0.5)
+        with torch.no_grad(), self.ctx.autocast():
+            right = (model(self.all_x)[0] > 0) == (self.all_d > 0.5)  # (16384, 8, 1)
         history["train_bit_accuracy"].append(float(np.mean(hits)))
         history["bit_accuracy"].append(float(right.float().mean()))
         history["accuracy"].append(float(right.all(dim=1).float().mean()))
         history["loss"].append(float(np.mean(losses)))
-        on_epoch({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                  "torch_rng": torch.get_rng_state(), "history": history})  # fmt: skip
-    return history
+        self.ctx.log(
+            self.progress,
+            {"train/loss": history["loss"][-1], "train/bit_accuracy": history["train_bit_accuracy"][-1],
+             "test/bit_accuracy": history["bit_accuracy"][-1], "test/accuracy": history["accuracy"][-1]},
+        )  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
+                "history": {k: list(v) for k, v in self.history.items()}}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.rng.bit_generator.state = state["rng"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+
+    def result(self) -> dict[str, list[float]]:
+        return self.history
 
 
 # --- the notes' observations as checks ---------------------------------------------------------
@@ -182,33 +211,13 @@ def _observations(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
         Expectation("at least four of the notes' five observations reproduce", "observations/reproduced", ">=", 4, presets=("default", "full")),
     ],
     threads=1,  # batches of 2 run fastest on one thread
+    precisions=("fp32", "bf16"),
 )
 def run(cfg: RNNOptionsConfig, run: Run) -> Outcome:
     settings = [s for s in SETTINGS if s.id in cfg.settings]
     seeds = [run.seed + k for k in range(cfg.seeds)]
-    state = run.load_checkpoint() or {"done": {}, "current": None}
-    done: dict[str, dict[str, Any]] = state["done"]
-    with run.bar(f"{len(settings)} settings x {len(seeds)} seeds", len(settings) * len(seeds)) as bar:
-        for s in settings:
-            for seed in seeds:
-                key = f"{s.id}/seed{seed}"
-                if key not in done:
-                    current = state["current"] if state["current"] and state["current"]["key"] == key else None
-
-                    def on_epoch(job_state: dict[str, Any], key: str = key) -> None:
-                        hist = job_state["history"]
-                        run.log(
-                            len(hist["loss"]),
-                            {"train/loss": hist["loss"][-1], "train/bit_accuracy": hist["train_bit_accuracy"][-1],
-                             "test/bit_accuracy": hist["bit_accuracy"][-1], "test/accuracy": hist["accuracy"][-1]},
-                            job=key,
-                        )  # fmt: skip
-                        if run.checkpoint_due():
-                            run.save_checkpoint({"done": done, "current": {"key": key, "state": job_state}})
-
-                    done[key] = _train(s, cfg, seed, None if current is None else current["state"], on_epoch)
-                    state["current"] = None
-                bar.advance()
+    grid = [JobSpec(f"{s.id}/seed{seed}", s, seed=seed) for s in settings for seed in seeds]
+    done = run.sweep(grid, lambda s, ctx: OptionsJob(s, cfg, ctx), description=f"{len(settings)} settings x {len(seeds)} seeds")
     runs = {s.id: [done[f"{s.id}/seed{seed}"] for seed in seeds] for s in settings}
     return _outcome(cfg, run, settings, runs, seeds)
 

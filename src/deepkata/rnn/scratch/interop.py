@@ -108,12 +108,12 @@ def merged_bias_grads_agree(module: nn.RNNBase, atol: float = 0.0) -> bool:
 
 
 def from_torch(module: nn.RNNBase) -> RecurrentStack:
-    """The stack that computes what ``module`` computes (float64 copies of its weights)."""
+    """The stack that computes what ``module`` computes (float64 copies of its weights, on any device)."""
     mode = type(module).__name__
 
     def layer(k: int, suffix: str) -> RecurrentLayer:
         def get(name: str) -> np.ndarray:
-            return getattr(module, f"{name}_l{k}{suffix}").detach().to(torch.float64).numpy().copy()
+            return getattr(module, f"{name}_l{k}{suffix}").detach().to("cpu", torch.float64).numpy().copy()
 
         w_x, w_h = get("weight_ih").T.copy(), get("weight_hh").T.copy()
         if mode == "GRU":

@@ -20,27 +20,22 @@ from typing import Any, Literal
 import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.timeseries import baselines, forecast
+from deepkata.timeseries.forecast import ForecasterConfig
 from deepkata.timeseries.metrics import diebold_mariano, scores
-from deepkata.timeseries.ohlc import OHLC, PRICES, read_ohlc
+from deepkata.timeseries.ohlc import OHLC, read_ohlc
 from deepkata.timeseries.synthetic import synthetic_ohlc
-from deepkata.timeseries.windows import prepare, split_point
-
-FEATURES = {"close": ("close",), "ohlc": PRICES}
+from deepkata.timeseries.windows import Prepared, prepare, split_point
 
 
 @dataclass(frozen=True)
 class FXForecastConfig(KataConfig):
-    cell: Literal["rnn", "gru", "lstm"] = param("lstm", "recurrent cell (the course says LSTM; its notebook ran a plain RNN)")
-    features: Literal["close", "ohlc"] = param("close", "inputs: the close, or open, high, low and close")
-    target: Literal["level", "log-return"] = param("level", "forecast the close itself, or its log-return")
-    horizon: int = param(1, "forecast the close this many trading days ahead", ge=1, le=60)
-    window: int = param(50, "days per input window", ge=2, le=500)
-    hidden: int = param(50, "units of the recurrent layer", gt=0, le=1024)
-    batch: int = param(32, "windows per step", gt=0)
+    model: ForecasterConfig = param(ForecasterConfig(), "the forecaster: cell, inputs, target, horizon, window, units")
+    batch: int = param(32, "windows per step (the global batch under torchrun)", gt=0)
     lr: float = param(0.001, "Adam learning rate", gt=0)
     epochs: int = param(30, "passes over the training windows", gt=0, le=1000)
     train_fraction: float = param(0.8, "share of the days, oldest first, for training", gt=0, lt=1)
@@ -52,14 +47,80 @@ class FXForecastConfig(KataConfig):
     synthetic_days: int = param(2925, "days of the generated series used without --data", ge=200)
 
     def validate(self) -> None:
-        if self.window <= self.ma_days - 1:
-            raise ConfigError(f"window {self.window} must cover the moving average's {self.ma_days} days")
+        if self.model.window <= self.ma_days - 1:
+            raise ConfigError(f"model.window {self.model.window} must cover the moving average's {self.ma_days} days")
 
 
 def _series(cfg: FXForecastConfig, run: Run) -> OHLC:
     if run.data is None:
         return synthetic_ohlc(run.seed, cfg.synthetic_days)
-    return read_ohlc(run.data, require=FEATURES[cfg.features], bad_rows=cfg.bad_rows)
+    return read_ohlc(run.data, require=cfg.model.columns, bad_rows=cfg.bad_rows)
+
+
+# --- one fit: a job on the engine -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    start: int  # the first test day: training uses the days before it
+    stop: int  # test targets end before this day
+
+
+class FoldJob:
+    """One fit on the engine, an epoch a step, with early stopping on the validation loss.
+
+    The best epoch's weights travel with the state. Its result is the fold's test forecasts in
+    yen, its loss history and the weights it ends with (the best epoch's, if it validated).
+    """
+
+    def __init__(self, cfg: FXForecastConfig, prepared: Prepared, close: np.ndarray, ctx: JobContext) -> None:
+        self.cfg, self.prepared, self.close, self.ctx = cfg, prepared, close, ctx
+        self.trainer = forecast.ForecastTrainer(
+            cfg.model, batch=cfg.batch, lr=cfg.lr, seed=ctx.seed, device=ctx.device, precision=ctx.precision, ranks=ctx.ranks
+        )
+        self.best: dict[str, Any] = {"loss": float("inf"), "weights": None, "epoch": 0}
+        self.stopped = False  # early, for want of a better validation loss
+        self.device = ctx.device
+        self.total = cfg.epochs
+
+    @property
+    def progress(self) -> int:
+        return self.trainer.epoch
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or self.trainer.epoch >= self.cfg.epochs
+
+    def step(self) -> None:
+        trainer = self.trainer
+        started = time.perf_counter()
+        entry = trainer.train_epoch(self.prepared.train, self.prepared.valid)
+        entry["seconds"] = time.perf_counter() - started
+        self.ctx.log(trainer.epoch, {"train/loss": entry["train_loss"]} | ({"valid/loss": entry["valid_loss"]} if "valid_loss" in entry else {}))
+        if "valid_loss" in entry:
+            if entry["valid_loss"] < self.best["loss"]:
+                self.best = {"loss": entry["valid_loss"], "weights": trainer.weights(), "epoch": trainer.epoch}
+            self.stopped = trainer.epoch - self.best["epoch"] >= self.cfg.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict(), "best": self.best, "stopped": self.stopped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.best, self.stopped = state["best"], state["stopped"]
+
+    def result(self) -> dict[str, Any]:
+        trainer, test = self.trainer, self.prepared.test
+        if self.best["weights"] is not None:
+            trainer.model.load_state_dict(self.best["weights"])  # early stopping keeps the best epoch
+        return {
+            "origins": test.origins,
+            "forecast": self.prepared.target_scaler.to_price(trainer.predict(test.x), self.close[test.origins]),
+            "history": trainer.history,
+            "best_epoch": self.best["epoch"] or trainer.epoch,
+            "weights": trainer.weights(),
+        }
 
 
 # --- the kata --------------------------------------------------------------------------------------
@@ -72,7 +133,7 @@ def _series(cfg: FXForecastConfig, run: Run) -> OHLC:
     description="the course's USD/JPY LSTM against persistence, drift and a moving average, with a Diebold-Mariano test",
     config=FXForecastConfig,
     presets={
-        "smoke": {"epochs": 6, "window": 20, "hidden": 16, "synthetic_days": 1200, "lr": 0.01},
+        "smoke": {"epochs": 6, "model.window": 20, "model.hidden": 16, "synthetic_days": 1200, "lr": 0.01},
         "default": {},
         "full": {"valid_fraction": 0.1, "epochs": 100, "patience": 10, "refit_every": 120},
     },
@@ -85,104 +146,48 @@ def _series(cfg: FXForecastConfig, run: Run) -> OHLC:
     data="a generated USD/JPY-like daily series (synthetic); --data reads an OHLC CSV such as $DEEPKATA_DATA/fx/usd_jpy.csv",
     takes_data=True,
     threads=1,  # an LSTM of 50 units on batches of 32 runs fastest on one thread
+    precisions=("fp32", "bf16"),
+    distributed=True,  # data-parallel: each rank takes its share of every batch
 )
 def run(cfg: FXForecastConfig, run: Run) -> Outcome:
     series = _series(cfg, run)
-    setup = forecast.Setup(cfg.cell, FEATURES[cfg.features], cfg.target, cfg.window, cfg.horizon, cfg.hidden)
-    features, close = series.features(setup.features), series.close
+    m = cfg.model
+    features, close = series.features(m.columns), series.close
     n = len(series)
     try:
         n_train = split_point(n, cfg.train_fraction)
     except ValueError as e:
         raise ConfigError(f"train_fraction: {e}") from None
-    if n_train - cfg.window - cfg.horizon < 2 * cfg.batch:
-        raise ConfigError(f"{series.source}: {n} days leave too few training windows of {cfg.window} days")
-    state = run.load_checkpoint() or {"folds": [], "current": None}
+    if n_train - m.window - m.horizon < 2 * cfg.batch:
+        raise ConfigError(f"{series.source}: {n} days leave too few training windows of {m.window} days")
+
+    def cut(n_train: int, **kw: Any) -> Prepared:
+        return prepare(features, close, n_train=n_train, window=m.window, horizon=m.horizon, target=m.target, **kw)
+
+    def make_job(fold: Fold, ctx: JobContext) -> FoldJob:
+        return FoldJob(cfg, cut(fold.start, valid_fraction=cfg.valid_fraction, test_stop=fold.stop), close, ctx)
+
     # one fit, or walk-forward folds of refit_every target days each
     step = cfg.refit_every or (n - n_train)
     starts = list(range(n_train, n, step))
-    fold_results: list[dict[str, Any]] = state["folds"]
-    trainer = None
-    with run.bar(f"fx-forecast: {len(starts)} fit(s) x {cfg.epochs} epochs", len(starts) * cfg.epochs) as bar:
-        for k, start in enumerate(starts):
-            stop = min(start + step, n)
-            prepared = prepare(
-                features, close, n_train=start, window=cfg.window, horizon=cfg.horizon, target=cfg.target,
-                valid_fraction=cfg.valid_fraction, test_stop=stop,
-            )  # fmt: skip
-            trainer = forecast.ForecastTrainer(setup, cfg.batch, cfg.lr, run.seed)
-            if k < len(fold_results):
-                bar.advance(cfg.epochs)
-                if k == len(starts) - 1:
-                    trainer.load_state_dict(fold_results[k]["trainer"])
-                continue
-            fold = _fit(cfg, run, trainer, prepared, close, k, state, bar)
-            fold_results.append(fold)
-            state["current"] = None
-            run.save_checkpoint(state)
-    assert trainer is not None
-    last = prepare(features, close, n_train=starts[-1], window=cfg.window, horizon=cfg.horizon, target=cfg.target)
-    forecast.save(run.dir / "forecaster.pt", trainer, last.scaler, last.target_scaler, series)
-    return _evaluate(cfg, run, series, fold_results, n_train)
-
-
-def _fit(
-    cfg: FXForecastConfig,
-    run: Run,
-    trainer: forecast.ForecastTrainer,
-    prepared: Any,
-    close: np.ndarray,
-    fold: int,
-    state: dict[str, Any],
-    bar: Any,
-) -> dict[str, Any]:
-    """Train one fold (resuming it if the checkpoint holds it); its test forecasts in yen."""
-    best: dict[str, Any] = {"loss": float("inf"), "weights": None, "epoch": 0}
-    current = state.get("current")
-    if current is not None and current["fold"] == fold:
-        trainer.load_state_dict(current["trainer"])
-        best = current["best"]
-    bar.advance(trainer.epoch)
-    while trainer.epoch < cfg.epochs:
-        started = time.perf_counter()
-        entry = trainer.train_epoch(prepared.train, prepared.valid)
-        entry["seconds"] = time.perf_counter() - started
-        logged = {"train/loss": entry["train_loss"]} | ({"valid/loss": entry["valid_loss"]} if "valid_loss" in entry else {})
-        run.log(trainer.epoch, logged, fold=fold)
-        bar.advance()
-        stop_early = False
-        if "valid_loss" in entry:
-            if entry["valid_loss"] < best["loss"]:
-                best = {"loss": entry["valid_loss"], "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()}, "epoch": trainer.epoch}
-            stop_early = trainer.epoch - best["epoch"] >= cfg.patience
-        state["current"] = {"fold": fold, "trainer": trainer.state_dict(), "best": best}
-        run.save_checkpoint(state)  # every epoch, atomically
-        if stop_early:
-            bar.advance(cfg.epochs - trainer.epoch)
-            break
-    if best["weights"] is not None:
-        trainer.model.load_state_dict(best["weights"])  # early stopping keeps the best epoch
-    test = prepared.test
-    scaled = trainer.predict(test.x)
-    return {
-        "origins": test.origins,
-        "forecast": prepared.target_scaler.to_price(scaled, close[test.origins]),
-        "history": trainer.history,
-        "best_epoch": best["epoch"] or trainer.epoch,
-        "trainer": trainer.state_dict(),
-    }
+    grid = [JobSpec(f"fold{k}", Fold(k, start, min(start + step, n)), tags={"fold": k}) for k, start in enumerate(starts)]
+    results = run.sweep(grid, make_job, description=f"fx-forecast: {len(starts)} fit(s) x {cfg.epochs} epochs")
+    folds = [results[spec.key] for spec in grid]
+    last = cut(starts[-1])
+    run.save_file("forecaster.pt", lambda path: forecast.save(path, m, folds[-1]["weights"], last.scaler, last.target_scaler, series))
+    return _evaluate(cfg, run, series, folds, n_train)
 
 
 # --- evaluation ----------------------------------------------------------------------------------
 
 
 def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[str, Any]], n_train: int) -> Outcome:
-    close, h = series.close, cfg.horizon
+    close, h = series.close, cfg.model.horizon
     origins = np.concatenate([f["origins"] for f in folds])
     model = np.concatenate([f["forecast"] for f in folds])
     actual, today = close[origins + h], close[origins]
     forecasts = {
-        cfg.cell.upper(): model,
+        cfg.model.cell.upper(): model,
         "persistence": baselines.persistence(close, origins, h),
         "drift": baselines.drift(close, origins, h),
         f"moving average ({cfg.ma_days} days)": baselines.moving_average(close, origins, h, cfg.ma_days),
@@ -191,7 +196,7 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
     persistence_scores = table["persistence"]
     persistence_scores["directional_accuracy"] = None  # it never forecasts a move
     dm = diebold_mariano(model - actual, forecasts["persistence"] - actual, horizon=h)
-    ratio = table[cfg.cell.upper()]["rmse"] / persistence_scores["rmse"]
+    ratio = table[cfg.model.cell.upper()]["rmse"] / persistence_scores["rmse"]
     history = [e for f in folds for e in f["history"]]
     metrics: dict[str, Any] = {
         "train/epochs": sum(len(f["history"]) for f in folds),
@@ -203,7 +208,7 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
         "test/dm_statistic": dm.statistic,
         "test/dm_p_value": dm.p_value,
     }
-    keys = {cfg.cell.upper(): "model", "persistence": "persistence", "drift": "drift"}
+    keys = {cfg.model.cell.upper(): "model", "persistence": "persistence", "drift": "drift"}
     for name, s in table.items():
         key = keys.get(name, "moving_average")
         for metric, value in s.items():
@@ -219,13 +224,13 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
     sentence = _verdict(cfg, ratio, dm, table)
     data_line = f"Data: {series.source}" + (" — **synthetic, not market data**." if run.data is None else ".") + " " + " ".join(series.notes)
     setup_line = (
-        f"Setup: {cfg.cell.upper()} with {cfg.hidden} units on windows of {cfg.window} days of {', '.join(FEATURES[cfg.features])}, "
-        f"target {cfg.target} {h} day(s) ahead; {n_train:,} training days up to {series.dates[n_train - 1]}, "
+        f"Setup: {cfg.model.cell.upper()} with {cfg.model.hidden} units on windows of {cfg.model.window} days of {', '.join(cfg.model.columns)}, "
+        f"target {cfg.model.target} {h} day(s) ahead; {n_train:,} training days up to {series.dates[n_train - 1]}, "
         f"{len(origins):,} test days from {series.dates[origins[0] + h]} to {series.dates[origins[-1] + h]}"
         + (f"; walk-forward, re-fit every {cfg.refit_every} days ({len(folds)} fits)." if cfg.refit_every else "; one fit.")
     )
     sections = [
-        ("Test scores", metrics_table + f"\n\nDiebold–Mariano (HLN-corrected, squared error), {cfg.cell.upper()} against persistence: "
+        ("Test scores", metrics_table + f"\n\nDiebold–Mariano (HLN-corrected, squared error), {cfg.model.cell.upper()} against persistence: "
          f"statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (negative: the model's errors are smaller)."),
         ("Data and setup", data_line + "\n\n" + setup_line),
     ]  # fmt: skip
@@ -234,7 +239,7 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
 
 
 def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict[str, Any]]) -> str:
-    name = cfg.cell.upper()
+    name = cfg.model.cell.upper()
     model_rmse, naive_rmse = table[name]["rmse"], table["persistence"]["rmse"]
     change = abs(1 - ratio)
     if ratio < 1 and dm.p_value < 0.05:
@@ -250,7 +255,7 @@ def _forecast_figure(series: OHLC, origins: np.ndarray, h: int, forecasts: dict[
     fig, ax = figure(1, 1, width=10, height=4.5)
     days = series.dates[origins + h]
     ax.plot(days, series.close[origins + h], color="k", lw=1.2, label="actual close")
-    ax.plot(days, forecasts[cfg.cell.upper()], color="tab:red", lw=0.9, label=f"{cfg.cell.upper()} forecast")
+    ax.plot(days, forecasts[cfg.model.cell.upper()], color="tab:red", lw=0.9, label=f"{cfg.model.cell.upper()} forecast")
     ax.plot(days, forecasts["persistence"], color="tab:blue", lw=0.8, ls="--", label="persistence (tomorrow = today)")
     ax.set(ylabel="close (yen)", title="Test period")
     ax.legend(fontsize=8)
@@ -261,7 +266,7 @@ def _residual_figure(model_err: np.ndarray, naive_err: np.ndarray, cfg: FXForeca
     fig, ax = figure(1, 1, width=6.4, height=4.0)
     bins = np.linspace(min(model_err.min(), naive_err.min()), max(model_err.max(), naive_err.max()), 50)
     ax.hist(naive_err, bins=bins, alpha=0.6, label="persistence", color="tab:blue")
-    ax.hist(model_err, bins=bins, alpha=0.6, label=cfg.cell.upper(), color="tab:red")
+    ax.hist(model_err, bins=bins, alpha=0.6, label=cfg.model.cell.upper(), color="tab:red")
     ax.set(xlabel="forecast - actual (yen)", ylabel="days", title="Errors on the test days")
     ax.legend(fontsize=8)
     return fig
