@@ -43,7 +43,7 @@ EVAL_SEED = 10_000  # evaluation episode i starts from reset(seed=EVAL_SEED + i)
 
 
 def ours(algorithm: str, seed: int, args: argparse.Namespace) -> TrainingRecord:
-    trainer = Trainer(PGSettings(algorithm=algorithm), seed)  # type: ignore[arg-type]
+    trainer = Trainer(PGSettings(), algorithm=algorithm, env_id=ENV_ID, seed=seed)  # type: ignore[arg-type]
     evaluate = Evaluator(ENV_ID, args.eval_episodes, EVAL_SEED)
     try:
         return train_until_solved(

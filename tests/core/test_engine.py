@@ -134,8 +134,9 @@ def test_an_interrupted_sweep_resumes_where_it_stopped_and_ends_the_same(tmp_pat
     whole = run_kata("engine-test", tmp_path / "whole", sets=["jobs=3", "steps=5", "second=2"])
     BUILT.clear()
     STEPPED.clear()
-    # checkpoints after every step (interval 0): a0 x 5 (+1 when it finishes), a1 steps 1-2 -> the 8th save
-    interrupt_at_checkpoint(8)
+    # checkpoints after every step but the last of a job, and once it finishes (interval 0):
+    # a0 steps 1-4, a0 finished, a1 steps 1-2 -> the 7th save
+    interrupt_at_checkpoint(7)
     with pytest.raises(runner.Interrupted) as e:
         run_kata("engine-test", tmp_path / "cut", sets=["jobs=3", "steps=5", "second=2"], checkpoint_interval=0)
     assert STEPPED[-1] == ("a1", 2)
@@ -152,7 +153,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped_and_ends_the_same(tmp_pat
 
 def test_an_interrupt_in_a_second_sweep_does_not_rerun_the_first(tmp_path, interrupt_at_checkpoint):
     whole = run_kata("engine-test", tmp_path / "whole", sets=["jobs=2", "steps=2", "second=2"])
-    interrupt_at_checkpoint(8)  # a0: 2 + 1, a1: 2 + 1, b0: step 1, step 2 -> cut after b0's step 2
+    interrupt_at_checkpoint(5)  # a0 step 1, a0 finished, a1 step 1, a1 finished, b0 step 1 -> cut there
     with pytest.raises(runner.Interrupted) as e:
         run_kata("engine-test", tmp_path / "cut", sets=["jobs=2", "steps=2", "second=2"], checkpoint_interval=0)
     BUILT.clear()
@@ -174,6 +175,13 @@ def test_a_kata_that_misuses_the_engine_fails_with_a_clear_error(tmp_path, mode,
     res = run_kata("engine-test", tmp_path, sets=[f"mode={mode}", "jobs=1", "steps=1"])
     assert res.status == "failed"
     assert error in res.error
+
+
+def test_a_finished_job_is_never_saved_as_in_progress(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(Run, "_save_state", lambda self, state: saved.append((sorted(state["finished"]), (state["current"] or {}).get("key"))))
+    run_kata("engine-test", tmp_path, sets=["jobs=2", "steps=2"], checkpoint_interval=0)
+    assert saved == [([], "a0"), (["a0"], None), (["a0"], "a1"), (["a0", "a1"], None)]
 
 
 def test_a_task_runs_whole_once_and_restarts_whole_after_an_interrupt():

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from deepkata.models import build_model, get_model
 from deepkata.rl.advantages import reward_to_go
 from deepkata.rl.policy_gradient import (
     Evaluator,
     PGSettings,
+    PolicyConfig,
     SoftmaxPolicy,
     Trainer,
     collect_episodes,
@@ -25,7 +27,8 @@ from deepkata.rl.policy_gradient import (
 
 
 def policy64(obs_dim=3, n_actions=2, temperature=1.0, seed=0):
-    return SoftmaxPolicy(obs_dim, n_actions, 8, temperature, torch.Generator().manual_seed(seed)).double()
+    cfg = PolicyConfig(obs_dim=obs_dim, n_actions=n_actions, hidden=8, temperature=temperature)
+    return SoftmaxPolicy(cfg, torch.Generator().manual_seed(seed)).double()
 
 
 def test_softmax_policy_with_temperature():
@@ -41,6 +44,27 @@ def test_softmax_policy_with_temperature():
     torch.log_softmax(hh / 2.5, dim=-1)[torch.arange(5), actions].sum().backward()
     expected = (torch.nn.functional.one_hot(actions, 2) - torch.softmax(h / 2.5, dim=-1)) / 2.5
     assert torch.allclose(hh.grad, expected.detach())
+
+
+def test_registered_networks_are_the_ones_the_trainer_trains():
+    # D -> 64 -> 64 -> A: (4 + 1) 64 + (64 + 1) 64 + (64 + 1) 2 parameters for CartPole
+    assert get_model("softmax-policy").example_parameters() == 5 * 64 + 65 * 64 + 65 * 2
+    assert get_model("value-function").example_parameters() == 5 * 64 + 65 * 64 + 65
+    trainer = Trainer(PGSettings(num_envs=2, hidden=16, temperature=0.5), algorithm="actor-critic", env_id="CartPole-v1", seed=3)
+    policy = build_model("softmax-policy", obs_dim=4, n_actions=2, hidden=16, temperature=0.5)
+    value = build_model("value-function", obs_dim=4, hidden=16)
+    assert [p.shape for p in trainer.policy.parameters()] == [p.shape for p in policy.parameters()]
+    assert [p.shape for p in trainer.value.parameters()] == [p.shape for p in value.parameters()]
+    assert trainer.policy.temperature == policy.temperature == 0.5
+    # orthogonal initial weights, gain sqrt 2 on hidden layers and 0.01 / 1 on the outputs, zero biases
+    first, last = trainer.policy.preferences[0], trainer.policy.preferences[-1]
+    assert torch.allclose(first.weight.T @ first.weight, 2 * torch.eye(4), atol=1e-5)
+    assert torch.allclose(last.weight @ last.weight.T, 1e-4 * torch.eye(2), atol=1e-9)
+    assert not any(layer.bias.any() for layer in (first, last, trainer.value.net[-1]))
+    # drawn from the seed's generator alone: the same seed gives the same networks
+    again = Trainer(PGSettings(num_envs=2, hidden=16, temperature=0.5), algorithm="actor-critic", env_id="CartPole-v1", seed=3)
+    for net, other in ((trainer.policy, again.policy), (trainer.value, again.value)):
+        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
 
 
 # A two-step episodic MDP, enumerated exactly: from s0 action a leads to s1 (a = 0) or s2 (a = 1);
@@ -133,7 +157,7 @@ def test_reinforce_batches_hold_one_whole_episode_per_environment():
 
 def test_training_is_deterministic_for_a_seed():
     def params_after(seed):
-        trainer = Trainer(PGSettings(algorithm="actor-critic", num_envs=2, rollout=8), seed)
+        trainer = Trainer(PGSettings(num_envs=2, rollout=8), algorithm="actor-critic", env_id="CartPole-v1", seed=seed)
         for _ in range(3):
             stats = trainer.update()
         assert stats.env_steps == 3 * 2 * 8 == trainer.used_steps
@@ -145,7 +169,7 @@ def test_training_is_deterministic_for_a_seed():
 
 
 def test_divergence_is_reported_not_raised():
-    trainer = Trainer(PGSettings(algorithm="reinforce", num_envs=2, policy_lr=1e30, value_lr=1e30), 0)
+    trainer = Trainer(PGSettings(num_envs=2, policy_lr=1e30, value_lr=1e30), algorithm="reinforce", env_id="CartPole-v1", seed=0)
     diverged = [trainer.update().diverged for _ in range(4)]
     assert diverged[0] is False and any(diverged)
 
@@ -163,10 +187,10 @@ def test_evaluator_plays_the_same_episodes_for_everyone():
 
 def test_train_until_solved_stops_at_the_target_or_the_budget():
     with torch_threads(1):
-        trainer = Trainer(PGSettings(algorithm="actor-critic", num_envs=2, rollout=10), 0)
+        trainer = Trainer(PGSettings(num_envs=2, rollout=10), algorithm="actor-critic", env_id="CartPole-v1", seed=0)
         rec = train_until_solved(trainer, Evaluator("CartPole-v1", 4, 0), budget=10_000, eval_every=50, target=1.0)
         assert rec.solved_at == 60 and rec.env_steps == 60 and len(rec.evaluations) == 1
-        trainer = Trainer(PGSettings(algorithm="actor-critic", num_envs=2, rollout=10), 0)
+        trainer = Trainer(PGSettings(num_envs=2, rollout=10), algorithm="actor-critic", env_id="CartPole-v1", seed=0)
         rec = train_until_solved(trainer, Evaluator("CartPole-v1", 4, 0), budget=400, eval_every=100, target=1e9)
     assert rec.solved_at is None and rec.env_steps == 400
     assert [s for s, _ in rec.evaluations] == [100, 200, 300, 400]

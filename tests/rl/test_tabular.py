@@ -10,6 +10,7 @@ from deepkata.rl.action_selection import epsilon_greedy_probs
 from deepkata.rl.dynamic_programming import TabularModel, value_iteration
 from deepkata.rl.envs import ROOMS_ID, TASKS
 from deepkata.rl.tabular import (
+    ALGORITHMS,
     AgentSettings,
     ExpectedSarsa,
     MonteCarloControl,
@@ -102,6 +103,31 @@ def test_monte_carlo_averages_first_visit_returns():
     agent.start(0)
     agent.end(3.0, 2, terminated=True)
     assert agent.q[0, 0] == pytest.approx((first_return + 3) / 2)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_an_agent_restored_between_episodes_continues_with_the_same_draws(algorithm):
+    """The table, the counts and both generators (agent's and environment's) are the whole state between episodes."""
+
+    def fresh():
+        env = TASKS[ROOMS_ID].make()
+        env.reset(seed=3)
+        settings = AgentSettings(alpha=0.5, alpha_decay=0.6, gamma=0.9, epsilon=0.3)
+        return env, make_agent(algorithm, 9, 9, settings, np.random.default_rng(1))
+
+    env, agent = fresh()
+    whole = [run_episode(env, agent, {8}).ret for _ in range(12)]
+    env, first = fresh()
+    head = [run_episode(env, first, {8}).ret for _ in range(6)]
+    saved, env_rng = first.state_dict(), env.np_random.bit_generator.state
+    env, second = fresh()  # a new process: new objects, their state loaded
+    second.load_state_dict(saved)
+    env.np_random.bit_generator.state = env_rng
+    tail = [run_episode(env, second, {8}).ret for _ in range(6)]
+    assert head + tail == whole
+    assert np.array_equal(second.q, agent.q) and second.state_dict().keys() == agent.state_dict().keys()
+    counts = "visits" if algorithm == "monte-carlo" else "updates"
+    assert np.array_equal(getattr(second, counts), getattr(agent, counts)) and getattr(agent, counts).sum() > 0
 
 
 def test_settings_outside_zero_one_are_refused():

@@ -247,7 +247,7 @@ def _run_job(run: Run, spec: JobSpec[P], make_job: Callable[[P, JobContext], Job
         while not job.done:
             job.step()
             bar.update(job.progress)
-            if run._checkpoint_due():
+            if not job.done and run._checkpoint_due():  # a finished job is saved by its result
                 state["current"] = {"key": spec.key, "state": job.state_dict(), "rng": rng_states()}
                 run._save_state(state)
         result = job.result()

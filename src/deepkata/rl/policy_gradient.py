@@ -28,6 +28,10 @@ trajectories can be enumerated).
 Environments come from gymnasium's vector API (``gym.make_vec``), with same-step autoreset, so the
 final observation of an episode cut by the time limit is there to bootstrap from.
 
+The two networks are registered models (``softmax-policy``, ``value-function``) built from their
+configs (:class:`PolicyConfig`, :class:`ValueConfig`); :class:`PGSettings` holds the rest of an
+agent's settings, and the :class:`Trainer` takes the algorithm and the environment.
+
 Shapes: N environments, T steps, D observation features, A actions.
 """
 
@@ -99,6 +103,8 @@ def _mlp(sizes: list[int], generator: torch.Generator | None, out_gain: float) -
 
 @dataclass(frozen=True)
 class PolicyConfig(Config):
+    """The policy network: D and A come from the environment."""
+
     obs_dim: int = param(1, "D: observation features (from the environment)", ge=1)
     n_actions: int = param(2, "A: discrete actions (from the environment)", ge=2)
     hidden: int = param(64, "units in each of the two hidden layers", ge=1)
@@ -137,6 +143,8 @@ class SoftmaxPolicy(nn.Module):
 
 @dataclass(frozen=True)
 class ValueConfig(Config):
+    """The value network (critic or baseline): D comes from the environment."""
+
     obs_dim: int = param(1, "D: observation features (from the environment)", ge=1)
     hidden: int = param(64, "units in each of the two hidden layers", ge=1)
 

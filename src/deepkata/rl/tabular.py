@@ -65,7 +65,8 @@ class TabularAgent(ABC):
         return np.argmax(self.q, axis=1)
 
     def state_dict(self) -> dict[str, Any]:
-        """What carries over from one episode to the next: the table, the counts, the generator."""
+        """What carries over from one episode to the next: the table and the generator (and a
+        subclass's counts)."""
         return {"q": self.q.copy(), "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

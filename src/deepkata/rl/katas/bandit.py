@@ -108,14 +108,14 @@ def run(cfg: BanditConfig, run: Run) -> Outcome:
     plays: list[tuple[str, BanditAgent]] = [(_key(a), a) for a in agents]
     if cfg.study:
         plays += [(f"study/{kind}/{p:g}", a) for kind, p, a in _study_agents()]
-    # each agent's draws come from its own stream [seed, index + 1], whatever ran before it
+    # every agent plays the same problems, with draws from its own stream [seed, index + 1]
     grid = [JobSpec(key, (index, agent), tags={"agent": key}) for index, (key, agent) in enumerate(plays)]
 
     def make_job(params: tuple[int, BanditAgent], ctx: JobContext) -> Task:
         index, agent = params
 
         def play() -> dict[str, np.ndarray]:
-            result = simulate(agent, testbed, cfg.steps, np.random.default_rng([run.seed, index + 1]))
+            result = simulate(agent, testbed, cfg.steps, np.random.default_rng([ctx.seed, index + 1]))
             curves = {
                 "reward": result.rewards.mean(axis=1),  # (steps,) average over runs
                 "optimal": result.optimal.mean(axis=1),  # (steps,) fraction of runs

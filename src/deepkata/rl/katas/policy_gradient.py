@@ -135,14 +135,20 @@ def run(cfg: PolicyGradientConfig, run: Run) -> Outcome:
 
     jobs = run.sweep(grid, make_job, description=f"{cfg.env}: {len(cfg.algorithms)} algorithms × {len(seeds)} seeds")
 
+    by_algorithm = {algorithm: [jobs[f"{algorithm}/{s}"] for s in seeds] for algorithm in cfg.algorithms}
     metrics: dict[str, Any] = {"diverged_seeds": sum(j["diverged_at"] is not None for j in jobs.values()), "target": cfg.threshold}
-    for algorithm in cfg.algorithms:
-        metrics.update(_metrics(algorithm, [jobs[f"{algorithm}/{s}"] for s in seeds], cfg))
+    for algorithm, runs in by_algorithm.items():
+        metrics.update(_metrics(algorithm, runs, cfg))
+    # training throughput, evaluations excluded: wall-clock, so a timing rather than a metric
+    timings = {
+        f"{algorithm}/env_steps_per_s": sum(j["env_steps"] for j in runs) / max(sum(j["train_seconds"] for j in runs), 1e-9)
+        for algorithm, runs in by_algorithm.items()
+    }
     rows = [_row(algorithm, seed, jobs[f"{algorithm}/{seed}"]) for algorithm in cfg.algorithms for seed in seeds]
     table = run.save_table("seeds", rows, "Every seed of every algorithm")
     run.save_figure(_curves(cfg, seeds, jobs), "learning_curves", f"Training-episode returns against environment steps (moving average of {cfg.smooth}), and greedy evaluations")
     sections = [("Seeds", _preamble(cfg) + "\n\n" + table)]
-    return Outcome(metrics, _summary(cfg, seeds, metrics), sections)
+    return Outcome(metrics, _summary(cfg, seeds, metrics), sections, timings)
 
 
 def _metrics(algorithm: str, jobs: list[dict[str, Any]], cfg: PolicyGradientConfig) -> dict[str, Any]:
@@ -157,7 +163,6 @@ def _metrics(algorithm: str, jobs: list[dict[str, Any]], cfg: PolicyGradientConf
         "return_last": float(np.mean(last)) if last else None,
         "final_greedy_return": float(np.mean([j["final_greedy"] for j in jobs])),
         "final_sampled_return": float(np.mean([j["final_sampled"] for j in jobs])),
-        "env_steps_per_s": sum(j["env_steps"] for j in jobs) / max(sum(j["train_seconds"] for j in jobs), 1e-9),
         "used_step_fraction": sum(j["used_steps"] for j in jobs) / sum(j["env_steps"] for j in jobs),
     }
     return {f"{algorithm}/{k}": v for k, v in m.items()}

@@ -106,13 +106,11 @@ class TabularJob:
     generator and the record so far, so an interrupted run continues with the very same draws.
     """
 
-    def __init__(
-        self, cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, position: int, seed: int, ctx: JobContext
-    ) -> None:
+    def __init__(self, cfg: TabularConfig, setting: Setting, algorithm: Algorithm, index: int, position: int, ctx: JobContext) -> None:
         """Run ``index`` of ``algorithm``; ``position``, its place in the grid, is the step of its line in metrics.jsonl."""
         self.cfg, self.setting, self.position, self.ctx = cfg, setting, position, ctx
         task, model = setting.task, setting.model
-        env_seed, agent_seed, self.eval_seed = np.random.SeedSequence([seed, index]).generate_state(3)  # same env draws for every algorithm
+        env_seed, agent_seed, self.eval_seed = np.random.SeedSequence([ctx.seed, index]).generate_state(3)  # same env draws for every algorithm
         settings = AgentSettings(cfg.alpha, cfg.alpha_decay, setting.gamma, cfg.epsilon)
         self.agent = make_agent(algorithm, model.n_states, model.n_actions, settings, np.random.default_rng(agent_seed))
         self.env = task.make(max_episode_steps=setting.limit)
@@ -141,11 +139,19 @@ class TabularJob:
             self.returns[k], self.lengths[k] = episode.ret, episode.length
             if (k + 1) % cfg.log_every == 0:
                 self.q_error.append(float(_q_error(self.agent.q, self.setting).max()))
+            self.ctx.report_progress(k + 1)
         self.episode = end
         if end == cfg.episodes:
-            self.judgement = self._judge()
-            self.ctx.log(self.position, {"train/online_return_tail": float(self.returns[-cfg.tail :].mean()),
-                                         "eval/success": self.judgement["eval_success"], "eval/q_error_max": self.judgement["q_error_max"]})  # fmt: skip
+            judgement = self._judge()
+            self.ctx.log(
+                self.position,
+                {
+                    "train/online_return_tail": float(self.returns[-cfg.tail :].mean()),
+                    "eval/success": judgement["eval_success"],
+                    "eval/q_error_max": judgement["q_error_max"],
+                },
+            )
+            self.judgement = judgement
 
     def _judge(self) -> dict[str, Any]:
         """The greedy policy's return and success over evaluation episodes and exactly, and its Q's error."""
@@ -240,7 +246,7 @@ def run(cfg: TabularConfig, run: Run) -> Outcome:
 
     def make_job(params: tuple[Algorithm, int, int], ctx: JobContext) -> TabularJob:
         algorithm, index, position = params
-        return TabularJob(cfg, setting, algorithm, index, position, run.seed, ctx)
+        return TabularJob(cfg, setting, algorithm, index, position, ctx)
 
     jobs = run.sweep(grid, make_job, description=f"{cfg.env}: {len(cfg.algorithms)} algorithms × {cfg.runs} runs")
 
