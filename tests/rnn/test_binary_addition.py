@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from deepkata.core.errors import ConfigError, UserError
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, all_pairs, evaluate, from_bits, make_batch, to_bits
 
 
@@ -85,11 +86,22 @@ def test_clipping_bounds_every_update():
     assert step <= 0.1 * 0.5 + 1e-9  # lr * max_norm
 
 
+def test_settings_check_their_fields():
+    with pytest.raises(ConfigError, match="hidden must be > 0"):
+        TrainSettings(hidden=0)
+    with pytest.raises(UserError, match="unknown value for activation 'swish'"):
+        TrainSettings(activation="swish")
+
+
 def test_evaluate_scores_the_network_on_every_pair():
     t = Trainer(TrainSettings(iterations=10), 0)
     ev = evaluate(t.model, 8)
     a, b = all_pairs(8)
     x, d = make_batch(a, b, 8)
     v, _ = t.model.forward(x)
-    assert ev["accuracy"] == np.mean(np.all((v > 0) == (d > 0.5), axis=(1, 2)))
-    assert 0 <= ev["bit_accuracy"] <= 1 and ev["dead_units"] == 0
+    right = (v > 0) == (d > 0.5)  # (16384, 8, 1)
+    assert ev["accuracy"] == np.mean(np.all(right, axis=(1, 2)))
+    assert ev["bit_accuracy"] == np.mean(right)
+    # L = sum_t 1/2 (sigmoid(v_t) - d_t)^2 per pair, averaged over the pairs
+    assert ev["loss"] == pytest.approx(np.mean(0.5 * np.sum((1 / (1 + np.exp(-v)) - d) ** 2, axis=(1, 2))), rel=1e-12)
+    assert ev["dead_units"] == 0  # sigmoid units are never exactly zero

@@ -22,14 +22,15 @@ TRIVIAL_MSE = 1.0 / 6.0  # MSE of always predicting 1
 
 
 def adding_batch(generator: torch.Generator, batch: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (B, T, 2) and targets (B, 1), float32, drawn from ``generator``."""
+    """Inputs (B, T, 2) and targets (B, 1), float32, drawn from ``generator`` on its device."""
     if steps < 2:
         raise ValueError(f"the adding problem needs at least 2 steps, got {steps}")
-    values = torch.rand(batch, steps, generator=generator)
-    first = torch.randint(0, steps // 2, (batch,), generator=generator)
-    second = torch.randint(steps // 2, steps, (batch,), generator=generator)
-    markers = torch.zeros(batch, steps)
-    rows = torch.arange(batch)
+    device = generator.device
+    values = torch.rand(batch, steps, generator=generator, device=device)
+    first = torch.randint(0, steps // 2, (batch,), generator=generator, device=device)
+    second = torch.randint(steps // 2, steps, (batch,), generator=generator, device=device)
+    markers = torch.zeros(batch, steps, device=device)
+    rows = torch.arange(batch, device=device)
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     # y = v_i + v_j

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure, moving_average
 from deepkata.core.registry import Expectation, Outcome, register_kata
-from deepkata.core.report import fmt, markdown_table
-from deepkata.core.engine import JobContext, JobSpec
+from deepkata.core.report import markdown_table
 from deepkata.core.runner import Run
 from deepkata.rnn.binary_addition import Trainer, TrainSettings, evaluate, from_bits, make_batch
-from deepkata.rnn.scratch.simple_rnn import SimpleRNN
 from deepkata.rnn.scratch.functional import ActivationName, InitName
+from deepkata.rnn.scratch.simple_rnn import SimpleRNN
 
 
 @dataclass(frozen=True)

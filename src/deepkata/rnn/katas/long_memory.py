@@ -26,9 +26,9 @@ from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
 from deepkata.core.runner import Run
+from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
 from deepkata.rnn.adding import TRIVIAL_MSE, adding_batch
 from deepkata.rnn.gradient_flow import hidden_gradient_norms
-from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
 
 CELLS: tuple[CellName, ...] = ("rnn", "lstm", "gru")
 LABELS = {"rnn": "simple RNN (tanh)", "lstm": "LSTM", "gru": "GRU", "irnn": "ReLU RNN, W_h = 1.2 I"}

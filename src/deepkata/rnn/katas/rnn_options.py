@@ -29,8 +29,8 @@ from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
 from deepkata.core.runner import Run
-from deepkata.rnn.binary_addition import all_pairs, make_batch
 from deepkata.models.sequence import SequenceModel, SequenceModelConfig
+from deepkata.rnn.binary_addition import all_pairs, make_batch
 
 
 @dataclass(frozen=True)
