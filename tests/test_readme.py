@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 from deepkata.core.registry import all_katas
@@ -23,3 +25,24 @@ def test_readme_gives_the_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert "pip install --quiet -e '.[test]'" in ci and "python -m pytest" in ci
+
+
+def test_the_add_a_kata_example_runs_and_is_short(tmp_path):
+    from deepkata.core.registry import unregister
+    from tests.conftest import run_kata
+
+    section = README.split("## Add a kata")[1].split("\n## ")[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    body = [line for line in code.splitlines() if line.strip() and not line.startswith(("import ", "from "))]
+    assert len(body) < 40, f"the example has {len(body)} lines of code"
+    module = types.ModuleType("readme_example")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    try:
+        exec(compile(code, "README.md", "exec"), module.__dict__)  # registers the kata "echo"
+        res = run_kata("echo", tmp_path, sets=["seeds=1"])
+        assert res.status == "completed", res.error
+        assert res.result["expectations_met"] == "1/1"
+        assert res.result["metrics"]["train/loss_last"] < res.result["metrics"]["train/loss_first"]
+    finally:
+        unregister("echo")
+        del sys.modules[module.__name__]

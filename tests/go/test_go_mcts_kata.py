@@ -36,9 +36,13 @@ def test_games_are_recorded_and_scored(tmp_path):
     assert table[0].startswith("game,MCTS plays,winner,") and len(table) == 5
 
 
+def sgf_files(res):
+    return [(res.dir / "games" / f"game-{k:03d}.sgf").read_text() for k in range(1, 5)]
+
+
 def test_a_resumed_run_plays_the_same_games(tmp_path, interrupt_at_checkpoint):
     whole = run_kata("go-mcts", tmp_path / "whole", sets=TINY)
-    interrupt_at_checkpoint(3)  # game 2 played, not yet filed as finished
+    interrupt_at_checkpoint(2)  # after game 2: a game is saved once it is over
     with pytest.raises(runner.Interrupted) as e:
         run_kata("go-mcts", tmp_path / "cut", sets=TINY, checkpoint_interval=0)
     assert len(records.read_metrics(e.value.run_dir / "metrics.jsonl")) == 2
@@ -46,11 +50,9 @@ def test_a_resumed_run_plays_the_same_games(tmp_path, interrupt_at_checkpoint):
     assert resumed.result["resumed"] and resumed.result["metrics"] == whole.result["metrics"]
     moves = lambda r: [(x["step"], x["moves"], x["margin"]) for x in records.read_metrics(r.dir / "metrics.jsonl")]  # noqa: E731
     assert moves(resumed) == moves(whole)
-    sgf = lambda r: [(r.dir / "games" / f"game-{k:03d}.sgf").read_text() for k in range(1, 5)]  # noqa: E731
-    assert sgf(resumed) == sgf(whole)
+    assert sgf_files(resumed) == sgf_files(whole)
 
 
 def test_a_seed_fixes_the_games(tmp_path):
     a, b, c = (run_kata("go-mcts", tmp_path, sets=TINY, seed=s) for s in (4, 4, 5))
-    sgf = lambda r: [(r.dir / "games" / f"game-{k:03d}.sgf").read_text() for k in range(1, 5)]  # noqa: E731
-    assert sgf(a) == sgf(b) and sgf(a) != sgf(c)
+    assert sgf_files(a) == sgf_files(b) and sgf_files(a) != sgf_files(c)

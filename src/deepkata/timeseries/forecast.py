@@ -97,7 +97,7 @@ class ForecastTrainer:
         x, y = self._tensors(train)
         world = self.ranks.world_size
         self.net.train()
-        order = torch.randperm(len(train), generator=self.shuffle).to(self.device)
+        order = torch.randperm(len(train), generator=self.shuffle, device="cpu").to(self.device)
         total = 0.0  # this rank's sum of squared errors over the epoch
         for start in range(0, len(train), self.batch):
             idx = order[start : start + self.batch]  # the global batch of B windows, the same on every rank

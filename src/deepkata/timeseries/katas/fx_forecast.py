@@ -9,6 +9,10 @@ Diebold-Mariano test of the model against persistence.
 Without ``--data`` it runs on a generated series (:mod:`deepkata.timeseries.synthetic`) and
 says so; ``--data $DEEPKATA_DATA/fx/usd_jpy.csv`` runs it on the course's file. The trained
 forecaster is saved as ``forecaster.pt`` for ``deepkata forecast``.
+
+Each fit (one, or one per walk-forward fold) is a job on the training engine, an epoch a step.
+Under ``torchrun`` it trains data-parallel: every rank takes its share of each batch and the
+weights, losses and scores are a single process's up to float rounding.
 """
 
 from __future__ import annotations
