@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -73,9 +74,10 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
     katas = all_katas()
     if as_json:
         rows = [
-            {"name": k.name, "topic": k.topic, "section": k.section, "description": k.description, "presets": list(k.presets)}
+            {"name": k.name, "topic": k.topic, "section": k.section, "description": k.description, "presets": list(k.presets),
+             "devices": ["cpu"] if k.cpu_only else ["cpu", "cuda"], "precisions": list(k.precisions), "distributed": k.distributed}
             for k in katas
-        ]
+        ]  # fmt: skip
         _consoles.out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     table = Table()
@@ -291,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="deepkata")
     except UserError as e:
-        _consoles.err.print(f"deepkata: error: {e}")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone says what was wrong
+            _consoles.err.print(f"deepkata: error: {e}")
         sys.exit(2)
     finally:
         distributed.shutdown()

@@ -60,5 +60,5 @@ def test_a_kata_that_is_not_data_parallel_refuses_torchrun(tmp_path, cli, monkey
         monkeypatch.setenv(name, value)
     code, out, err = cli("run", "bandit", "--preset", "smoke", "--quiet", "--out", str(tmp_path))
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == ["deepkata: error: bandit does not train data-parallel; run it without torchrun (katas that do: see `deepkata list`)"]
+    assert err.strip().splitlines() == ["deepkata: error: bandit does not train data-parallel; run it without torchrun (katas that do: fx-forecast)"]
     assert not (tmp_path / "bandit").exists()

@@ -37,7 +37,7 @@ from deepkata.core.distributed import Ranks
 from deepkata.core.engine import Job, JobContext, JobSpec
 from deepkata.core.errors import UserError
 from deepkata.core.progress import Bar, ProgressBoard
-from deepkata.core.registry import Kata, get_kata
+from deepkata.core.registry import Kata, all_katas, get_kata
 from deepkata.core.seeding import seed_everything
 
 DEFAULT_CHECKPOINT_INTERVAL = 30.0  # seconds between checkpoints of a long run
@@ -267,7 +267,8 @@ def execute(
     prec = device_mod.check_precision(precision, where)
     ranks = distributed.from_env()
     if ranks.distributed and not kata.distributed:
-        raise UserError(f"{kata.name} does not train data-parallel; run it without torchrun (katas that do: see `deepkata list`)")
+        able = ", ".join(k.name for k in all_katas() if k.distributed) or "none"
+        raise UserError(f"{kata.name} does not train data-parallel; run it without torchrun (katas that do: {able})")
     ranks = distributed.init(where)
     fresh = resume_dir is None
     if fresh:

@@ -30,6 +30,7 @@ from deepkata.core.config import Config, from_dict, param, to_dict
 from deepkata.core.device import Precision
 from deepkata.core.distributed import Ranks
 from deepkata.core.errors import UserError
+from deepkata.models import build_model
 from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
 from deepkata.timeseries.ohlc import OHLC, PRICES
 from deepkata.timeseries.windows import MinMaxScaler, Target, TargetScaler, Windows
@@ -85,7 +86,7 @@ class ForecastTrainer:
         torch.manual_seed(seed)
         self.config = config
         self.device, self.precision, self.ranks = device, precision, ranks
-        self.model = SequenceModel(config.model_config()).to(device)
+        self.model = build_model("recurrent", **dataclasses.asdict(config.model_config())).to(device)
         self.net = distributed.wrap(self.model, ranks, device)  # what training calls: DDP under torchrun
         self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.batch = batch
@@ -212,7 +213,7 @@ def load(path: Path, device: torch.device = torch.device("cpu")) -> Forecaster:
         config = _config_from_setup(state["setup"])
     else:
         raise UserError(f"{path}: not a deepkata forecaster")
-    model = SequenceModel(config.model_config())
+    model = build_model("recurrent", **dataclasses.asdict(config.model_config()))
     model.load_state_dict(state["model"])
     model.to(device).eval()
     scaler = MinMaxScaler(state["scaler"]["lo"], state["scaler"]["hi"])

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.engine import JobContext, JobSpec
@@ -26,7 +27,8 @@ from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
 from deepkata.core.runner import Run
-from deepkata.models.sequence import CellName, SequenceModel, SequenceModelConfig
+from deepkata.models import build_model
+from deepkata.models.sequence import CellName, SequenceModel
 from deepkata.rnn.adding import TRIVIAL_MSE, adding_batch
 from deepkata.rnn.gradient_flow import hidden_gradient_norms
 
@@ -133,14 +135,11 @@ class AddingTrainer:
         self.grad_norms, self.losses = list(state["grad_norms"]), list(state["losses"])
 
 
-def _model(cell: str, hidden: int, device: torch.device) -> SequenceModel:
+def _model(cell: str, hidden: int, device: torch.device) -> nn.Module:
     """The cell with a last-step readout, initialized from PyTorch's global generator on the CPU,
     then moved: the same weights on every device."""
-    if cell == "irnn":
-        cfg = SequenceModelConfig(cell="rnn", nonlinearity="relu", input_size=2, hidden=hidden, output_size=1, readout="last")
-    else:
-        cfg = SequenceModelConfig(cell=cell, input_size=2, hidden=hidden, output_size=1, readout="last")  # type: ignore[arg-type]
-    return SequenceModel(cfg).to(device)
+    kind = {"cell": "rnn", "nonlinearity": "relu"} if cell == "irnn" else {"cell": cell}
+    return build_model("recurrent", **kind, input_size=2, hidden=hidden, output_size=1, readout="last").to(device)
 
 
 HELD_OUT = {"valid": 100_003, "test": 200_003}  # offsets of their generators' seeds
@@ -366,7 +365,7 @@ def _summary(cfg: LongMemoryConfig, done: dict[str, dict[str, Any]], explode: di
     if explode:
         no, yes = explode["explode/noclip"], explode["explode/clip"]
         text += (
-            f" Exploding gradients: without clipping the IRNN "
+            " Exploding gradients: without clipping the IRNN "
             + (f"diverged at step {no['diverged_at']}" if no["diverged"] else "did not diverge")
             + f" (gradient norm up to {fmt(no['grad_norm_max'])}); clipped at norm 1 it "
             + ("diverged too." if yes["diverged"] else f"trained all {yes['steps']} steps.")

@@ -29,7 +29,7 @@ from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import fmt
 from deepkata.core.runner import Run
-from deepkata.models.sequence import SequenceModel, SequenceModelConfig
+from deepkata.models import build_model
 from deepkata.rnn.binary_addition import all_pairs, make_batch
 
 
@@ -81,12 +81,10 @@ class OptionsJob:
     """
 
     def __init__(self, setting: Setting, cfg: RNNOptionsConfig, ctx: JobContext) -> None:
-        self.model = SequenceModel(
-            SequenceModelConfig(
-                cell="rnn", input_size=2, hidden=setting.units, nonlinearity=setting.activation, output_size=1,
-                readout="all", input_dropout=setting.input_dropout, init="keras",
-            )  # fmt: skip
-        ).to(ctx.device)
+        self.model = build_model(
+            "recurrent", cell="rnn", input_size=2, hidden=setting.units, nonlinearity=setting.activation, output_size=1,
+            readout="all", input_dropout=setting.input_dropout, init="keras",
+        ).to(ctx.device)  # fmt: skip
         params = self.model.parameters()
         self.opt = torch.optim.SGD(params, lr=cfg.sgd_lr) if setting.optimizer == "sgd" else torch.optim.Adam(params, lr=cfg.adam_lr)
         self.rng = np.random.default_rng(ctx.seed)
