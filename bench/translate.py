@@ -22,6 +22,7 @@ loses at most a few minutes. The throughput comparison always runs first, alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,10 +40,9 @@ from deepkata.core.records import environment
 from deepkata.core.registry import get_kata
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
-from deepkata.nlp.experiment import build_vocabs
 from deepkata.nlp.train import batch_loss
 from deepkata.nlp.transformer import PositionalEncoding, Transformer, TransformerConfig
-from deepkata.nlp.vocab import Vocab
+from deepkata.nlp.vocab import Vocab, build_vocabs
 
 
 class TorchTransformer(nn.Module):
@@ -146,9 +146,9 @@ def main() -> None:
     env = environment()
     folder = locate(SMALL_PARALLEL_ENJA, args.data)
     corpus = read_corpus(folder)
-    src_vocab, tgt_vocab = build_vocabs(corpus, min_freq=2)
     kata_cfg = get_kata("translate").preset_config("default")
-    cfg = TransformerConfig(len(src_vocab), len(tgt_vocab), kata_cfg.dim, kata_cfg.heads, kata_cfg.layers, kata_cfg.ffn, kata_cfg.dropout)
+    src_vocab, tgt_vocab = build_vocabs(corpus.train, kata_cfg.min_freq)
+    cfg = dataclasses.replace(kata_cfg.transformer, src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab))
     src = [src_vocab.encode(s) for s, _ in corpus.train]
     tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
     work = list(batches(src, tgt, kata_cfg.max_tokens, torch.Generator().manual_seed(0)))[: args.batches]

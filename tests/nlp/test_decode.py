@@ -5,28 +5,28 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
-from deepkata.nlp.decode import beam_search, greedy, translate_ids
+from deepkata.nlp.decode import beam_search, greedy, max_length, translate_ids
 from deepkata.nlp.vocab import Vocab
 
 A, B, C = 4, 5, 6  # token ids after the four specials
 V = 7
 
 
-class Markov:
+class Markov(nn.Module):
     """p(next | last token) from a fixed table; the source only sets the batch size."""
 
     def __init__(self, table: dict[int, dict[int, float]]) -> None:
-        self.logits = torch.full((V, V), -30.0)
+        super().__init__()
+        logits = torch.full((V, V), -30.0)
         for prev, nxt in table.items():
             for tok, p in nxt.items():
-                self.logits[prev, tok] = math.log(p)
-
-    def eval(self) -> None:
-        pass
+                logits[prev, tok] = math.log(p)
+        self.logits = nn.Parameter(logits, requires_grad=False)
 
     def start(self, src, src_pad):
-        return (torch.full((src.shape[0],), Vocab.bos),)
+        return (torch.full((src.shape[0],), Vocab.bos, device=src.device),)
 
     def step(self, state, token):
         last = state[0] if token is None else token
@@ -79,6 +79,13 @@ def test_max_length_stops_an_endless_model():
     src = torch.tensor([[A]])
     assert greedy(loop, src, src == Vocab.pad, 5) == [[A] * 5]
     assert beam_search(loop, src, src == Vocab.pad, 5, beam=2) == [[A] * 5]
+
+
+def test_decoding_stops_at_one_and_a_half_times_the_longest_source_plus_ten():
+    assert max_length([3, 8, 5], cap=200) == 22
+    assert max_length([3, 8, 5], cap=15) == 15
+    loop = Markov({Vocab.bos: {A: 1.0}, A: {A: 1.0}})
+    assert translate_ids(loop, [[A] * 4, [B] * 2], batch_size=1) == [[A] * 16, [A] * 13]
 
 
 def test_translate_ids_keeps_the_input_order():

@@ -6,16 +6,21 @@ import pytest
 import torch
 
 from deepkata.nlp.batching import make_batch
-from deepkata.nlp.experiment import schedule_for, within_budget
+from deepkata.nlp.katas.translate import within_budget
+from deepkata.nlp.recipes import schedule_for
 from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
 from deepkata.nlp.train import Schedule, Trainer
 from deepkata.nlp.transformer import Transformer, TransformerConfig
 
 
+def tiny_transformer(dropout: float = 0.0) -> Transformer:
+    return Transformer(TransformerConfig(src_vocab=20, tgt_vocab=15, dim=16, heads=2, layers=1, ffn=32, dropout=dropout))
+
+
 @pytest.mark.parametrize("attention", ["none", "additive", "dot"])
 def test_padding_changes_no_real_position(attention):
     torch.manual_seed(0)
-    model = Seq2Seq(Seq2SeqConfig(20, 15, emb=8, hidden=8, attention=attention, dropout=0.0)).eval()
+    model = Seq2Seq(Seq2SeqConfig(src_vocab=20, tgt_vocab=15, emb=8, hidden=8, dropout=0.0), attention=attention).eval()
     short = make_batch([[5, 6, 7]], [[4, 5]])
     padded = make_batch([[5, 6, 7], [8, 9, 10, 11, 12]], [[4, 5], [6]])
     a = model(short.src, short.src_pad, short.tgt_in)
@@ -48,14 +53,36 @@ def test_a_recipe_takes_only_the_overrides_given():
 
 def test_the_trainer_applies_the_epoch_decay():
     torch.manual_seed(0)
-    model = Transformer(TransformerConfig(20, 15, dim=16, heads=2, layers=1, ffn=32, dropout=0.0))
-    trainer = Trainer(model, Schedule(lr=1e-3, warmup=0, decay=0.1, decay_after=1, max_tokens=60), seed=0)
     src, tgt = [[4 + (k % 9), 5] for k in range(40)], [[7, 4 + (k % 5)] for k in range(40)]
+    trainer = Trainer(tiny_transformer(), Schedule(lr=1e-3, warmup=0, decay=0.1, decay_after=1, max_tokens=60), src, tgt, seed=0)
     seen: list[tuple[int, float]] = []
-    for _ in range(3):
-        trainer.train_epoch(src, tgt, lambda done, total: seen.append((trainer.epoch + 1, trainer.opt.param_groups[0]["lr"])))
+    while trainer.epoch < 3:
+        epoch = trainer.epoch + 1
+        trainer.train_batch()
+        seen.append((epoch, trainer.opt.param_groups[0]["lr"]))
     by_epoch = {e: sorted({lr for epoch, lr in seen if epoch == e}) for e in (1, 2, 3)}
     assert by_epoch == {1: [1e-3], 2: [pytest.approx(1e-4)], 3: [pytest.approx(1e-5)]}
+
+
+def test_an_epoch_reports_its_mean_loss_per_target_token_after_its_last_batch():
+    torch.manual_seed(0)
+    src, tgt = [[4 + (k % 9), 5, 6] for k in range(50)], [[7, 4 + (k % 5), 8][: 1 + k % 3] for k in range(50)]
+    trainer = Trainer(tiny_transformer(), Schedule(lr=1e-3, warmup=0, max_tokens=40), src, tgt, seed=1)
+    batches = trainer.epoch_batches()
+    assert sum(b.src.shape[0] for b in batches) == 50 and len(batches) > 2
+    losses = []
+    for k, batch in enumerate(batches):
+        weights = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+        summary = trainer.train_batch()
+        assert (summary is None) == (k < len(batches) - 1)
+        # the loss of the step, recomputed from the weights it started from
+        probe = tiny_transformer()
+        probe.load_state_dict(weights, strict=False)
+        logits = probe(batch.src, batch.src_pad, batch.tgt_in).reshape(-1, 15)
+        total = torch.nn.functional.cross_entropy(logits, batch.tgt_out.reshape(-1), ignore_index=0, reduction="sum", label_smoothing=0.1)
+        losses.append((total.item(), batch.target_tokens))
+    assert trainer.epoch == 1 and trainer.batch_in_epoch == 0
+    assert summary["loss"] == pytest.approx(sum(l for l, _ in losses) / sum(n for _, n in losses), rel=1e-5)
 
 
 def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
@@ -64,30 +91,21 @@ def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
 
     def fresh() -> Trainer:
         torch.manual_seed(0)
-        model = Transformer(TransformerConfig(20, 15, dim=16, heads=2, layers=1, ffn=32, dropout=0.2))
-        return Trainer(model, Schedule(lr=1e-3, warmup=5, max_tokens=60), seed=3)
+        return Trainer(tiny_transformer(dropout=0.2), Schedule(lr=1e-3, warmup=5, max_tokens=60), src, tgt, seed=3)
 
     whole = fresh()
-    whole.train_epoch(src, tgt)
-    whole.train_epoch(src, tgt)
-
-    class Stop(Exception):
-        pass
+    while whole.epoch < 2:
+        whole.train_batch()
 
     cut = fresh()
-    saved = {}
-
-    def stop_after_four(done: int, total: int) -> None:
-        if cut.epoch == 1 and done == 4:
-            saved.update(cut.state_dict())
-            raise Stop
-
-    cut.train_epoch(src, tgt)
-    with pytest.raises(Stop):
-        cut.train_epoch(src, tgt, stop_after_four)
+    while (cut.epoch, cut.batch_in_epoch) != (1, 4):
+        cut.train_batch()
+    saved, rng = cut.state_dict(), torch.get_rng_state()  # what the engine checkpoints
     resumed = fresh()
     resumed.load_state_dict(saved)
-    resumed.train_epoch(src, tgt)
+    torch.set_rng_state(rng)
+    while resumed.epoch < 2:
+        resumed.train_batch()
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert resumed.step == whole.step and resumed.epoch == 2

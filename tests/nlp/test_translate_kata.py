@@ -2,106 +2,172 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 
 import pytest
+import sacrebleu
 import torch
 
-from deepkata.core import runner
+from deepkata.core import checkpoint, runner
 from deepkata.core.errors import UserError
-from deepkata.core.registry import get_kata
+from deepkata.models.registry import count_parameters
 from deepkata.nlp import corpus as corpus_mod
-from deepkata.nlp import experiment
-from deepkata.nlp.experiment import load_translator
+from deepkata.nlp import job as job_mod
+from deepkata.nlp.bleu import UNMATCHABLE
+from deepkata.nlp.corpus import Pair
+from deepkata.nlp.decode import translate_ids
+from deepkata.nlp.katas import translate as kata_mod
+from deepkata.nlp.tokenize import join_japanese, tokenize_english
+from deepkata.nlp.toy import toy_corpus
+from deepkata.nlp.translator import load_translator
+from deepkata.nlp.vocab import UNK, build_vocabs
+from tests.conftest import resume_run, run_kata
 
-TINY = ["corpus=toy", "toy_train=400", "dim=32", "heads=2", "layers=1", "ffn=64", "epochs=2", "max_tokens=512", "lr=0.003", "warmup=20", "beam=2"]
+TINY = [
+    "corpus=toy", "toy_train=400", "transformer.dim=32", "transformer.heads=2", "transformer.layers=1", "transformer.ffn=64",
+    "gru.emb=32", "gru.hidden=32", "epochs=2", "max_tokens=512", "lr=0.003", "warmup=20", "beam=2",
+]  # fmt: skip
+CORPUS = toy_corpus(0, train=400)  # what corpus=toy, toy_train=400 and seed 0 train on
 
 
-def run(tmp_path, name="translate", sets=(), **kwargs):
-    kata = get_kata(name)
-    cfg, overrides = runner.prepare(kata, "default", [*TINY, *sets])
-    return runner.execute(kata, cfg, preset="default", seed=0, root=tmp_path, overrides=overrides, quiet=True, threads=1, **kwargs)
+def tiny_run(tmp_path, kata="translate", sets=(), **kwargs):
+    return run_kata(kata, tmp_path, preset="default", sets=[*TINY, *sets], threads=1, **kwargs)
 
 
-def test_translate_trains_scores_and_saves_a_translator(tmp_path, cli):
-    res = run(tmp_path)
+def logged(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def sacrebleu_of(hyps: list[list[str]], pairs: list[Pair]) -> tuple[float, str]:
+    """sacreBLEU on the corpus tokens, a hypothesis's <unk> matching nothing (see nlp/bleu.py),
+    and its signature."""
+    lines = [" ".join(UNMATCHABLE if t == UNK else t for t in h) for h in hyps]
+    bleu = sacrebleu.BLEU(tokenize="none")
+    return bleu.corpus_score(lines, [[" ".join(t) for _, t in pairs]]).score, str(bleu.get_signature())
+
+
+def test_translate_reports_the_scores_of_the_translator_it_saves(tmp_path, cli):
+    res = tiny_run(tmp_path)
     m = res.result["metrics"]
+    translator = load_translator(res.dir / "translator.pt")
+    model, (src_vocab, tgt_vocab) = translator.model, translator.vocabs
+    assert translator.name == "transformer" and translator.corpus == CORPUS.source
+    assert (model.cfg.dim, model.cfg.heads, model.cfg.layers, model.cfg.ffn) == (32, 2, 1, 64)
+    assert translator.vocabs == build_vocabs(CORPUS.train, 2)
+    assert (m["src_vocab"], m["tgt_vocab"], m["parameters"]) == (len(src_vocab), len(tgt_vocab), count_parameters(model))
+    hyps = {}
     for split in ("dev", "test"):
+        pairs = getattr(CORPUS, split)
         for method in ("greedy", "beam"):
-            assert 0 <= m[f"{split}/bleu_{method}"] <= 100
-    assert m["parameters"] > 0 and m["src_vocab"] > 4
+            ids = translate_ids(model, [src_vocab.encode(s) for s, _ in pairs], method=method, beam=2, alpha=0.6)
+            hyps[split, method] = [tgt_vocab.decode(h) for h in ids]
+            bleu, signature = sacrebleu_of(hyps[split, method], pairs)
+            assert m[f"{split}/bleu_{method}"] == bleu, (split, method)
+    # the translator holds the best dev epoch's weights: their greedy dev BLEU is the one logged then
+    epochs = logged(res.dir)
+    assert [(e["step"], e["model"]) for e in epochs] == [(1, "transformer"), (2, "transformer")]
+    best = max(epochs, key=lambda e: e["dev/bleu"])
+    assert m["best_epoch"] == best["step"] and m["dev/bleu_greedy"] == best["dev/bleu"]
     t = res.result["timings"]
-    assert 0 < t["train_minutes"] < 60 and 0 <= t["dev_bleu_greedy_within_60_min"] <= 100 and t["threads"] == 1
+    assert t["threads"] == 1 and t["dev_bleu_greedy_within_60_min"] == epochs[-1]["dev/bleu"]
     report = (res.dir / "report.md").read_text()
-    assert "sacreBLEU signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:none" in report
-    assert "## Examples from the test set" in report
-    assert "after 60 min the dev BLEU (greedy) was" in report
-    model, vocabs, spec, source = load_translator(res.dir / "translator.pt")
-    assert spec.kind == "transformer" and "toy" in source
-    code, out, _ = cli("translate", "--run", str(res.dir), "I have three pens.", "they sold five cats .")
-    assert code == 0
-    lines = out.splitlines()
-    assert len(lines) == 2 and all(" " not in line for line in lines)
+    assert f"sacreBLEU signatures: BLEU `{signature}`" in report
+    first = CORPUS.test[0]
+    assert f"| {' '.join(first[0])} | {' '.join(first[1])} | {' '.join(hyps['test', 'beam'][0])} |" in report
     state = torch.load(res.dir / "translator.pt", weights_only=True)
-    assert state["format"] == "deepkata-translator-1"
+    assert (state["format"], state["name"], state["config"]["src_vocab"]) == ("deepkata-translator-2", "transformer", len(src_vocab))
+
+    texts = ["I have three pens.", "they sold five cats ."]
+    sources = [src_vocab.encode(tokenize_english(x)) for x in texts]
+    for flags, method, beam in ((), "beam", 5), (("--greedy",), "greedy", 1):
+        code, out, _ = cli("translate", "--run", str(res.dir), "--device", "cpu", *flags, *texts)
+        expected = [join_japanese(tgt_vocab.decode(ids)) for ids in translate_ids(model, sources, method=method, beam=beam)]
+        assert code == 0 and out.splitlines() == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device to decode on")
+def test_the_translate_command_refuses_a_device_this_machine_lacks(tmp_path, cli):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "translator.pt").write_bytes(b"")
+    code, _, err = cli("translate", "--run", str(tmp_path), "--device", "cuda", "hello")
+    assert code == 2 and "no CUDA device" in err
 
 
 def test_with_test_off_the_test_split_is_never_decoded(tmp_path, monkeypatch):
-    test_pairs = experiment.load_corpus("toy", None, 0, 400).test
     seen = []
-    evaluate = experiment.evaluate
 
-    def spy(model, vocabs, pairs, *args, **kwargs):
+    def spy(model, vocabs, pairs, *args):
         seen.append(pairs)
-        return evaluate(model, vocabs, pairs, *args, **kwargs)
+        return evaluate(model, vocabs, pairs, *args)
 
-    monkeypatch.setattr(experiment, "evaluate", spy)
-    res = run(tmp_path, sets=["test=false"])
-    assert seen and not any(p == test_pairs[: len(p)] for p in seen)  # dev after each epoch, dev beam, dev examples
+    evaluate = job_mod.evaluate
+    monkeypatch.setattr(job_mod, "evaluate", spy)
+    monkeypatch.setattr(kata_mod, "evaluate", spy)
+    res = tiny_run(tmp_path, sets=["test=false"])
+    assert seen == [CORPUS.dev] * 4 + [CORPUS.dev[:5]]  # 2 epochs, greedy and beam at the end, the examples
     m = res.result["metrics"]
-    assert "dev/bleu_beam" in m and not any(k.startswith("test/") for k in m)
+    assert set(m) == {"dev/bleu_greedy", "dev/chrf_greedy", "dev/bleu_beam", "dev/chrf_beam", "parameters", "best_epoch", "src_vocab", "tgt_vocab"}
     report = (res.dir / "report.md").read_text()
     assert "(test not decoded)" in report and "## Examples from the dev set" in report
-    assert not next(e for e in res.result["expectations"] if "35" in e["description"])["met"]
+    assert next(e for e in res.result["expectations"] if "35" in e["description"])["met"] is False
 
 
 def test_the_translate_command_refuses_other_runs(tmp_path, cli):
     code, _, err = cli("translate", "--run", str(tmp_path), "hello")
     assert code == 2 and "not a run folder" in err
-    other = runner.execute(get_kata("binary-addition"), get_kata("binary-addition").preset_config("smoke"), preset="smoke", seed=0, root=tmp_path, quiet=True)
+    other = run_kata("binary-addition", tmp_path)
     code, _, err = cli("translate", "--run", str(other.dir), "hello")
     assert code == 2 and "no translator.pt" in err
 
 
-def test_compare_trains_three_models_on_equal_terms(tmp_path):
-    res = run(tmp_path, "translate-compare", ["epochs=1"])
+def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
+    res = tiny_run(tmp_path / "compare", "translate-compare", ["epochs=1"])
     m = res.result["metrics"]
-    for kind in ("gru", "gru-additive", "transformer"):
-        assert 0 <= m[f"{kind}/test/bleu_beam"] <= 100 and m[f"{kind}/parameters"] > 0
-    table = (res.dir / "comparison.csv").read_text()
-    assert "GRU + additive attention" in table and "seconds per epoch" in table
+    # every job starts from the run's seed, whatever trained before it
+    alone = tiny_run(tmp_path / "alone", sets=["epochs=1", "model=gru-additive"]).result["metrics"]
+    assert {k: v for k, v in m.items() if k.startswith("gru-additive/")} == {f"gru-additive/{k}": alone[k] for k in (*(
+        f"{split}/{score}_{method}" for split in ("dev", "test") for score in ("bleu", "chrf") for method in ("greedy", "beam")), "parameters")}  # fmt: skip
+    # the sizes come from the config's sections: transformer.* and gru.*, with the corpus's vocabularies
+    vs, vt = (len(v) for v in build_vocabs(CORPUS.train, 2))
+    e = h = 32
+    gru = (vs + vt) * e + 2 * 3 * (e * h + h * h + 2 * h) + h * vt + vt  # embeddings, two GRUs, output layer
+    d, f = 32, 64
+    attention, ffn, norm = 4 * (d * d + d), d * f + f + f * d + d, 2 * d
+    transformer = (vs + vt) * d + vt + (attention + ffn + 2 * norm) + (2 * attention + ffn + 3 * norm)  # output tied
+    assert (m["gru/parameters"], m["gru-additive/parameters"], m["transformer/parameters"]) == (
+        gru, gru + (2 * h * h + h) + (2 * h * h + h), transformer)  # fmt: skip
+    rows = list(csv.DictReader((res.dir / "comparison.csv").open()))
+    assert [r["model"] for r in rows] == ["GRU", "GRU + additive attention", "Transformer"]
+    for row, name in zip(rows, ("gru", "gru-additive", "transformer")):
+        assert float(row["test BLEU beam"]) == round(m[f"{name}/test/bleu_beam"], 2) and row["best epoch"] == "1"
+    assert [(e["step"], e["model"]) for e in logged(res.dir)] == [(1, "gru"), (1, "gru-additive"), (1, "transformer")]
     assert (res.dir / "dev_bleu.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_interrupted_training_resumes_to_the_same_scores(tmp_path, interrupt_at_checkpoint):
-    whole = run(tmp_path / "whole", sets=["epochs=3"])
-    interrupt_at_checkpoint(5)  # mid-way through the second epoch
+def test_training_interrupted_mid_epoch_resumes_to_the_same_run(tmp_path, interrupt_at_checkpoint):
+    whole = tiny_run(tmp_path / "whole", sets=["epochs=3"])
+    interrupt_at_checkpoint(14)  # a checkpoint a batch: the toy task's first epoch has 10 batches
     with pytest.raises(runner.Interrupted) as e:
-        run(tmp_path / "cut", sets=["epochs=3"], checkpoint_interval=0)
-    resumed = runner.resume(e.value.run_dir, quiet=True)
+        tiny_run(tmp_path / "cut", sets=["epochs=3"], checkpoint_interval=0)
+    current = checkpoint.load(e.value.run_dir / "checkpoint.pt")["engine"]["current"]["state"]["trainer"]
+    assert (current["epoch"], current["batch_in_epoch"]) == (1, 4)
+    resumed = resume_run(e.value.run_dir)
     assert resumed.result["metrics"] == whole.result["metrics"]
+    assert logged(resumed.dir) == logged(whole.dir)
+    saved = [load_translator(r.dir / "translator.pt").model.state_dict() for r in (whole, resumed)]
+    assert all(torch.equal(saved[0][k], saved[1][k]) for k in saved[0])
 
 
 def test_the_real_corpus_is_looked_for_and_its_absence_explained(tmp_path, monkeypatch):
-    kata = get_kata("translate")
-    cfg = kata.preset_config("default")
     with pytest.raises(UserError, match=r"--data .*: missing train.en, train.ja"):
-        runner.execute(kata, cfg, preset="default", seed=0, root=tmp_path / "runs", quiet=True, data=tmp_path)
+        run_kata("translate", tmp_path / "runs", preset="default", data=tmp_path)
     monkeypatch.setenv("DEEPKATA_DATA", str(tmp_path / "root"))
     offline = dataclasses.replace(corpus_mod.SMALL_PARALLEL_ENJA, base_url="http://127.0.0.1:9/")
-    monkeypatch.setattr("deepkata.nlp.experiment.SMALL_PARALLEL_ENJA", offline)
+    monkeypatch.setattr(corpus_mod, "SMALL_PARALLEL_ENJA", offline)
     with pytest.raises(UserError, match=r"cannot download http://127.0.0.1:9/train.en .*put dev.en, dev.ja, test.en, test.ja, train.en, train.ja"):
-        runner.execute(kata, cfg, preset="default", seed=0, root=tmp_path / "runs", quiet=True)
+        run_kata("translate", tmp_path / "runs", preset="default")
     assert not any((tmp_path / "runs" / "translate").iterdir())
     with pytest.raises(UserError, match="the toy corpus is generated"):
-        run(tmp_path / "runs", data=tmp_path)
+        tiny_run(tmp_path / "runs", data=tmp_path)

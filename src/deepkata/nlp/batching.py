@@ -6,6 +6,8 @@ A batch holds, for B pairs with longest source S and longest target T (</s> incl
     tgt_in   (B, T)    <s> y_1 .. y_n          the decoder's input (teacher forcing)
     tgt_out  (B, T)    y_1 .. y_n </s>         what it must predict, <pad> ignored by the loss
     src_pad  (B, S)    True where src is padding
+
+Batches are made on the CPU from id lists; :meth:`Batch.to` sends one to the model's device.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ class Batch:
     def target_tokens(self) -> int:
         return int((self.tgt_out != Vocab.pad).sum())
 
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.src.to(device), self.tgt_in.to(device), self.tgt_out.to(device))
+
 
 def pad(rows: Sequence[Sequence[int]]) -> torch.Tensor:
-    out = torch.full((len(rows), max(len(r) for r in rows)), Vocab.pad, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-    return out
+    """Rows of ids as one CPU tensor (len(rows), longest), <pad>-filled at the end."""
+    longest = max(len(r) for r in rows)
+    return torch.tensor([[*r, *[Vocab.pad] * (longest - len(r))] for r in rows], dtype=torch.long, device="cpu")
 
 
 def make_batch(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> Batch:
@@ -57,7 +61,7 @@ def batches(
     """
     n = len(src)
     if generator is not None:
-        order = torch.randperm(n, generator=generator).tolist()
+        order = torch.randperm(n, generator=generator, device="cpu").tolist()
         chunk = max(1, 100 * max_tokens // 20)
         order = [i for k in range(0, n, chunk) for i in sorted(order[k : k + chunk], key=lambda i: (len(tgt[i]), len(src[i])))]
     else:
@@ -75,6 +79,6 @@ def batches(
     if current:
         groups.append(current)
     if generator is not None:
-        groups = [groups[j] for j in torch.randperm(len(groups), generator=generator).tolist()]
+        groups = [groups[j] for j in torch.randperm(len(groups), generator=generator, device="cpu").tolist()]
     for g in groups:
         yield make_batch([src[i] for i in g], [tgt[i] for i in g])

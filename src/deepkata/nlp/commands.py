@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 
 from deepkata.core import records
+from deepkata.core.device import resolve
 from deepkata.core.errors import UserError
 from deepkata.nlp.decode import translate_ids
-from deepkata.nlp.experiment import load_translator
 from deepkata.nlp.tokenize import join_japanese, tokenize_english
+from deepkata.nlp.translator import load_translator
 
 
 def translate(
@@ -20,6 +21,7 @@ def translate(
     text: Annotated[list[str] | None, typer.Argument(help="Sentences to translate; none: read stdin, a sentence a line.")] = None,
     greedy: Annotated[bool, typer.Option("--greedy", help="Greedy decoding instead of beam search.")] = False,
     beam: Annotated[int, typer.Option("--beam", min=1, help="Beam size.")] = 5,
+    device: Annotated[str, typer.Option("--device", help="Where to decode: auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Translate English sentences into Japanese; unknown words show as <unk>."""
     path = run_dir / "translator.pt"
@@ -27,11 +29,12 @@ def translate(
         raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")
     if not path.is_file():
         raise UserError(f"{run_dir}: no translator.pt; only finished translate runs have one")
-    model, (src_vocab, tgt_vocab), _, _ = load_translator(path)
+    translator = load_translator(path, resolve(device))
+    src_vocab, tgt_vocab = translator.vocabs
     lines = text if text else [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not lines:
         raise UserError("nothing to translate: give sentences as arguments or on stdin")
     sources = [src_vocab.encode(tokenize_english(line)) for line in lines]
-    outputs = translate_ids(model, sources, method="greedy" if greedy else "beam", beam=beam)
+    outputs = translate_ids(translator.model, sources, method="greedy" if greedy else "beam", beam=beam)
     for ids in outputs:
         print(join_japanese(tgt_vocab.decode(ids)))

@@ -4,17 +4,23 @@ small_parallel_enja (Matsuzaki; odashi/small_parallel_enja on GitHub) holds 50,0
 Japanese sentence pairs of 4 to 16 words from the Tanaka corpus, pre-tokenized (English
 lowercased; Japanese segmented by KyTea), one sentence a line: ``train``, ``dev`` (500) and
 ``test`` (500), ``.en`` and ``.ja``, line i of one the translation of line i of the other.
+
+:func:`load_corpus` gives a kata its corpus by name: the generated toy task
+(:mod:`deepkata.nlp.toy`) or small_parallel_enja, found under ``--data``, under
+``$DEEPKATA_DATA`` or downloaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from deepkata.core.data import RemoteDataset
+from deepkata.core.data import RemoteDataset, locate
 from deepkata.core.errors import UserError
 
 Pair = tuple[list[str], list[str]]  # (source tokens, target tokens)
+CorpusName = Literal["toy", "small_parallel_enja"]
 
 SMALL_PARALLEL_ENJA = RemoteDataset(
     folder="small_parallel_enja",
@@ -68,3 +74,15 @@ def read_split(folder: Path, split: str, src: str = "en", tgt: str = "ja") -> li
 
 def read_corpus(folder: Path) -> Corpus:
     return Corpus(*(read_split(folder, split) for split in ("train", "dev", "test")), source=str(folder))
+
+
+def load_corpus(name: CorpusName, data: Path | None, seed: int, toy_train: int) -> Corpus:
+    """The corpus ``name``: the toy task generated from ``seed`` with ``toy_train`` training pairs,
+    or small_parallel_enja from ``data`` (None: looked for, or downloaded)."""
+    from deepkata.nlp.toy import toy_corpus  # toy builds on this module's Corpus
+
+    if name == "toy":
+        if data is not None:
+            raise UserError("the toy corpus is generated; --data applies to corpus=small_parallel_enja")
+        return toy_corpus(seed, train=toy_train)
+    return read_corpus(locate(SMALL_PARALLEL_ENJA, data))

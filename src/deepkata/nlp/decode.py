@@ -7,6 +7,9 @@ log-probability; a prefix that has produced </s> stays, extended by <pad> at no 
 finished beams the winner maximizes the GNMT score (Wu et al., 2016):
 
     score = log p(y) / lp(|y|),     lp(n) = ((5 + n) / 6)^alpha
+
+Every buffer is made on the source tensor's device, and :func:`translate_ids` sends each batch
+of sources to the model's, so decoding runs wherever the model is.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
+from torch import nn
 
 from deepkata.nlp.batching import pad
 from deepkata.nlp.vocab import Vocab
@@ -26,17 +30,17 @@ def _select(state: State, index: torch.Tensor) -> State:
     return tuple(t[index] for t in state)
 
 
-def max_length(src: torch.Tensor, src_pad: torch.Tensor, cap: int) -> int:
+def max_length(lengths: Sequence[int], cap: int) -> int:
     """Decode at most 1.5 x the longest source + 10 tokens, and never beyond ``cap``."""
-    return min(cap, int(1.5 * int((~src_pad).sum(dim=1).max())) + 10)
+    return min(cap, int(1.5 * max(lengths)) + 10)
 
 
 @torch.no_grad()
 def greedy(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int) -> list[list[int]]:
     """The most probable next token at every step, until </s> or ``max_len``."""
     state = model.start(src, src_pad)
-    out = torch.full((src.shape[0], 0), Vocab.pad, dtype=torch.long)
-    done = torch.zeros(src.shape[0], dtype=torch.bool)
+    out = torch.full((src.shape[0], 0), Vocab.pad, dtype=torch.long, device=src.device)
+    done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
     token = None
     for _ in range(max_len):
         logits, state = model.step(state, token)
@@ -51,13 +55,14 @@ def greedy(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int) -
 @torch.no_grad()
 def beam_search(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int, beam: int = 5, alpha: float = 0.6) -> list[list[int]]:
     """The best of ``beam`` hypotheses per sentence under the length-penalized score."""
-    batch = src.shape[0]
-    state = _select(model.start(src, src_pad), torch.arange(batch).repeat_interleave(beam))  # (B*K, ...)
-    scores = torch.full((batch, beam), float("-inf"))
+    batch, device = src.shape[0], src.device
+    sentence = torch.arange(batch, device=device)  # (B,)
+    state = _select(model.start(src, src_pad), sentence.repeat_interleave(beam))  # (B*K, ...)
+    scores = torch.full((batch, beam), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start equal: keep one
-    tokens = torch.full((batch * beam, 0), Vocab.pad, dtype=torch.long)
-    finished = torch.zeros(batch * beam, dtype=torch.bool)
-    lengths = torch.zeros(batch * beam)
+    tokens = torch.full((batch * beam, 0), Vocab.pad, dtype=torch.long, device=device)
+    finished = torch.zeros(batch * beam, dtype=torch.bool, device=device)
+    lengths = torch.zeros(batch * beam, device=device)
     token = None
     for _ in range(max_len):
         logits, state = model.step(state, token)
@@ -68,7 +73,7 @@ def beam_search(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: i
         logp[finished, Vocab.pad] = 0.0
         total = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
         scores, flat = total.topk(beam, dim=1)  # (B, K)
-        origin = (torch.arange(batch)[:, None] * beam + flat // vocab).view(-1)  # which beam each came from
+        origin = (sentence[:, None] * beam + flat // vocab).view(-1)  # which beam each came from
         token = (flat % vocab).view(-1)
         state = _select(state, origin)
         tokens = torch.cat([tokens[origin], token[:, None]], dim=1)
@@ -79,7 +84,7 @@ def beam_search(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: i
             break
     # lp(n) = ((5 + n) / 6)^alpha; unfinished beams compete as they stand
     penalized = scores.view(-1) / ((5.0 + lengths) / 6.0) ** alpha
-    best = penalized.view(batch, beam).argmax(dim=1) + torch.arange(batch) * beam
+    best = penalized.view(batch, beam).argmax(dim=1) + sentence * beam
     return [_strip(tokens[i].tolist()) for i in best.tolist()]
 
 
@@ -95,7 +100,7 @@ def _strip(ids: list[int]) -> list[int]:
 
 
 def translate_ids(
-    model: Any,
+    model: nn.Module,
     sources: Sequence[Sequence[int]],
     *,
     method: Literal["greedy", "beam"] = "greedy",
@@ -104,15 +109,17 @@ def translate_ids(
     batch_size: int = 64,
     cap: int = 200,
 ) -> list[list[int]]:
-    """Decode every source, in batches of similar length; results in the input order."""
+    """Decode every source on the model's device, in batches of similar length; results in the input order."""
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[list[int]] = [[] for _ in sources]
     for k in range(0, len(order), batch_size):
         chunk = order[k : k + batch_size]
-        src = pad([sources[i] for i in chunk])
+        rows = [sources[i] for i in chunk]
+        src = pad(rows).to(device)
         src_pad = src == Vocab.pad
-        limit = max_length(src, src_pad, cap)
+        limit = max_length([len(r) for r in rows], cap)
         hyps = greedy(model, src, src_pad, limit) if method == "greedy" else beam_search(model, src, src_pad, limit, beam, alpha)
         for i, h in zip(chunk, hyps):
             out[i] = h

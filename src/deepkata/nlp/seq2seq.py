@@ -14,6 +14,9 @@ attention is placed after the decoder's GRU, as Luong et al. place it, so that t
 runs the decoder over all target positions at once; Bahdanau et al. feed c_t into the GRU
 instead, which forces a step-by-step loop.
 
+The attention variant is the model's name in the registry: ``gru`` (none), ``gru-additive``
+and ``gru-dot``, one config for the three.
+
 Encoder and decoder are the project's :class:`~deepkata.models.sequence.SequenceModel` (GRU).
 Trailing padding does not reach the real positions of a unidirectional GRU; the encoder's
 final state is read at each sentence's last real token.
@@ -27,33 +30,38 @@ from typing import Literal
 import torch
 from torch import nn
 
+from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.registry import register_model
+from deepkata.models.sequence import SequenceModel, SequenceModelConfig
 from deepkata.nlp.attention import AdditiveAttention, DotAttention
 from deepkata.nlp.vocab import Vocab
-from deepkata.models.sequence import SequenceModel, SequenceModelConfig
+
+Attention = Literal["none", "additive", "dot"]
 
 
-@dataclass(frozen=True)
-class Seq2SeqConfig:
-    src_vocab: int
-    tgt_vocab: int
-    emb: int = 256  # embedding width
-    hidden: int = 256  # GRU units
-    attention: Literal["none", "additive", "dot"] = "none"
-    dropout: float = 0.1  # on embeddings and on the decoder's output features
+@dataclass(frozen=True, kw_only=True)
+class Seq2SeqConfig(Config):
+    src_vocab: int | None = param(None, "source vocabulary size; none: set from the training corpus", gt=0)
+    tgt_vocab: int | None = param(None, "target vocabulary size; none: set from the training corpus", gt=0)
+    emb: int = param(256, "embedding width", gt=0, le=2048)
+    hidden: int = param(256, "GRU units", gt=0, le=2048)
+    dropout: float = param(0.1, "dropout on embeddings and on the decoder's output features", ge=0, lt=1)
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, cfg: Seq2SeqConfig) -> None:
+    def __init__(self, cfg: Seq2SeqConfig, attention: Attention = "none") -> None:
         super().__init__()
+        if cfg.src_vocab is None or cfg.tgt_vocab is None:
+            raise ConfigError("src_vocab and tgt_vocab: a seq2seq model needs its vocabulary sizes (from the training corpus)")
         self.cfg = cfg
         self.src_embed = nn.Embedding(cfg.src_vocab, cfg.emb, padding_idx=Vocab.pad)
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.emb, padding_idx=Vocab.pad)
         self.encoder = SequenceModel(SequenceModelConfig(cell="gru", input_size=cfg.emb, hidden=cfg.hidden))
         self.decoder = SequenceModel(SequenceModelConfig(cell="gru", input_size=cfg.emb, hidden=cfg.hidden))
         self.attn: nn.Module | None = None
-        if cfg.attention == "additive":
+        if attention == "additive":
             self.attn = AdditiveAttention(cfg.hidden, cfg.hidden, cfg.hidden)
-        elif cfg.attention == "dot":
+        elif attention == "dot":
             self.attn = DotAttention()
         self.combine = nn.Linear(2 * cfg.hidden, cfg.hidden) if self.attn is not None else None
         self.out = nn.Linear(cfg.hidden, cfg.tgt_vocab)
@@ -63,7 +71,7 @@ class Seq2Seq(nn.Module):
         """Memory (B, S, H) and the final state (B, H) at each sentence's last real token."""
         memory, _ = self.encoder(self.dropout(self.src_embed(src)))
         last = (~src_pad).sum(dim=1) - 1  # (B,)
-        return memory, memory[torch.arange(src.shape[0]), last]
+        return memory, memory[torch.arange(src.shape[0], device=src.device), last]
 
     def decode(self, memory: torch.Tensor, src_pad: torch.Tensor, state: torch.Tensor, tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, V) for the target prefix tgt_in (B, T), and the decoder's last state (B, H)."""
@@ -91,3 +99,24 @@ class Seq2Seq(nn.Module):
         token = last if token is None else token
         logits, h = self.decode(memory, src_pad, h, token[:, None])
         return logits[:, 0], (memory, src_pad, h, token)
+
+
+EXAMPLE = {"src_vocab": 8000, "tgt_vocab": 8000}
+
+
+@register_model("gru", config=Seq2SeqConfig, topic="nlp", example=EXAMPLE)
+def gru(cfg: Seq2SeqConfig) -> Seq2Seq:
+    """GRU encoder-decoder without attention: the encoder's last state starts the decoder."""
+    return Seq2Seq(cfg, attention="none")
+
+
+@register_model("gru-additive", config=Seq2SeqConfig, topic="nlp", example=EXAMPLE)
+def gru_additive(cfg: Seq2SeqConfig) -> Seq2Seq:
+    """GRU encoder-decoder with Bahdanau's additive attention."""
+    return Seq2Seq(cfg, attention="additive")
+
+
+@register_model("gru-dot", config=Seq2SeqConfig, topic="nlp", example=EXAMPLE)
+def gru_dot(cfg: Seq2SeqConfig) -> Seq2Seq:
+    """GRU encoder-decoder with Luong's dot-product attention."""
+    return Seq2Seq(cfg, attention="dot")

@@ -6,22 +6,26 @@
 
 The inverse-square-root schedule is Vaswani et al.'s, written with its peak lr_max reached at
 step ``warmup``; the per-epoch decay after ``decay_after`` epochs is the recurrent models' usual
-end of training (Luong et al. 2015 halve the rate each epoch after the fifth). Each epoch's batches come from a generator seeded by (seed, epoch), so an
-epoch interrupted after k batches resumes by rebuilding the same batches and skipping k; the
-global RNG (dropout) is saved with the rest, so a resumed run ends with the same weights.
+end of training (Luong et al. 2015 halve the rate each epoch after the fifth).
+
+Training advances one batch at a time. Each epoch's batches come from a generator seeded by
+(seed, epoch), so an epoch interrupted after k batches resumes by rebuilding the same batches
+and skipping k; with the global generators (dropout) restored by whoever saved the state (the
+training engine), a resumed run ends with the same weights.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from deepkata.core.device import Precision, autocast
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.vocab import Vocab
 
@@ -46,59 +50,79 @@ class Schedule:
 def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
     logits = model(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, V)
     return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), ignore_index=Vocab.pad, label_smoothing=label_smoothing
+        logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), ignore_index=Vocab.pad, label_smoothing=label_smoothing
     )
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, schedule: Schedule, seed: int) -> None:
-        self.model, self.schedule, self.seed = model, schedule, seed
+    """Adam over the batches of ``src`` -> ``tgt`` (id lists), one batch a :meth:`train_batch`.
+
+    The model stays where it is; each batch goes to its device, and the forward pass runs in
+    ``precision`` (bf16: under autocast; the loss is reduced in float32).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        schedule: Schedule,
+        src: Sequence[Sequence[int]],
+        tgt: Sequence[Sequence[int]],
+        seed: int,
+        precision: Precision = "fp32",
+    ) -> None:
+        self.model, self.schedule, self.src, self.tgt, self.seed, self.precision = model, schedule, src, tgt, seed, precision
+        self.device = next(model.parameters()).device
         self.opt = torch.optim.Adam(model.parameters(), lr=schedule.lr_at(1), betas=schedule.betas, eps=1e-9)
         self.step = 0  # optimizer steps so far
         self.epoch = 0  # completed epochs
         self.batch_in_epoch = 0  # batches of the current epoch already taken
         self.epoch_loss = [0.0, 0]  # sum of token losses, tokens, in the current epoch
+        self.epoch_seconds = 0.0  # training time in the current epoch
+        self._batches: tuple[int, list[Batch]] | None = None  # (epoch, its batches)
 
-    def epoch_batches(self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> list[Batch]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return list(batches(src, tgt, self.schedule.max_tokens, g))
+    def epoch_batches(self) -> list[Batch]:
+        """The current epoch's batches, the same however often they are rebuilt."""
+        if self._batches is None or self._batches[0] != self.epoch:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            self._batches = (self.epoch, list(batches(self.src, self.tgt, self.schedule.max_tokens, g)))
+        return self._batches[1]
 
-    def train_epoch(
-        self, src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]], on_batch: Callable[[int, int], None] = lambda done, total: None
-    ) -> dict[str, float]:
-        """Finish the current epoch; ``on_batch(done, total)`` after each batch (checkpoint there)."""
+    def train_batch(self) -> dict[str, float] | None:
+        """One optimizer step on the epoch's next batch; after its last batch, the epoch's
+        mean loss per target token, tokens per second and seconds (else None)."""
+        started = time.perf_counter()
+        todo = self.epoch_batches()
+        batch = todo[self.batch_in_epoch].to(self.device)
         self.model.train()
-        todo = self.epoch_batches(src, tgt)
-        started, tokens = time.perf_counter(), 0
-        for batch in todo[self.batch_in_epoch :]:
-            self.step += 1
-            for group in self.opt.param_groups:
-                group["lr"] = self.schedule.lr_at(self.step, self.epoch + 1)
+        self.step += 1
+        for group in self.opt.param_groups:
+            group["lr"] = self.schedule.lr_at(self.step, self.epoch + 1)
+        with autocast(self.device, self.precision):
             loss = batch_loss(self.model, batch, self.schedule.label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training diverged at step {self.step}: the loss is {loss.item()}")
-            self.opt.zero_grad()
-            loss.backward()
-            if self.schedule.clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.schedule.clip)
-            self.opt.step()
-            n = batch.target_tokens
-            self.epoch_loss[0] += loss.item() * n
-            self.epoch_loss[1] += n
-            tokens += n
-            self.batch_in_epoch += 1
-            on_batch(self.batch_in_epoch, len(todo))
-        seconds = time.perf_counter() - started
-        result = {"loss": self.epoch_loss[0] / max(self.epoch_loss[1], 1), "tokens_per_s": tokens / max(seconds, 1e-9), "seconds": seconds}
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training diverged at step {self.step}: the loss is {loss.item()}")
+        self.opt.zero_grad()
+        loss.backward()
+        if self.schedule.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.schedule.clip)
+        self.opt.step()
+        n = batch.target_tokens
+        self.epoch_loss[0] += loss.item() * n
+        self.epoch_loss[1] += n
+        self.batch_in_epoch += 1
+        self.epoch_seconds += time.perf_counter() - started
+        if self.batch_in_epoch < len(todo):
+            return None
+        (total, tokens), seconds = self.epoch_loss, self.epoch_seconds
         self.epoch += 1
-        self.batch_in_epoch = 0
-        self.epoch_loss = [0.0, 0]
-        return result
+        self.batch_in_epoch, self.epoch_loss, self.epoch_seconds = 0, [0.0, 0], 0.0
+        return {"loss": total / max(tokens, 1), "tokens_per_s": tokens / max(seconds, 1e-9), "seconds": seconds}
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything but the global generators' states (dropout), which the engine keeps."""
         return {
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step, "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch, "epoch_loss": list(self.epoch_loss), "rng": torch.get_rng_state(),
+            "batch_in_epoch": self.batch_in_epoch, "epoch_loss": list(self.epoch_loss), "epoch_seconds": self.epoch_seconds,
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -106,4 +130,4 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step, self.epoch, self.batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         self.epoch_loss = list(state["epoch_loss"])
-        torch.set_rng_state(state["rng"])
+        self.epoch_seconds = float(state["epoch_seconds"])

@@ -35,10 +35,13 @@ from deepkata.nlp.vocab import Vocab
 class PositionalEncoding(nn.Module):
     def __init__(self, dim: int, max_len: int = 512) -> None:
         super().__init__()
-        pos = torch.arange(max_len, dtype=torch.float64)[:, None]
+        # the table is computed once, in float64 on the CPU (the same numbers for every device);
+        # Module.to moves it with the weights
+        cpu = torch.device("cpu")
+        pos = torch.arange(max_len, dtype=torch.float64, device=cpu)[:, None]
         # 1 / 10000^(2i/E) for i = 0 .. E/2 - 1
-        inv = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64) / dim)
-        pe = torch.zeros(max_len, dim, dtype=torch.float64)
+        inv = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64, device=cpu) / dim)
+        pe = torch.zeros(max_len, dim, dtype=torch.float64, device=cpu)
         pe[:, 0::2] = torch.sin(pos * inv)
         pe[:, 1::2] = torch.cos(pos * inv[: dim // 2])
         self.register_buffer("pe", pe.float(), persistent=False)
@@ -101,7 +104,7 @@ class DecoderLayer(nn.Module):
         return self.norm3(y + self._ff(y))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TransformerConfig(Config):
     src_vocab: int | None = param(None, "source vocabulary size; none: set from the training corpus", gt=0)
     tgt_vocab: int | None = param(None, "target vocabulary size; none: set from the training corpus", gt=0)

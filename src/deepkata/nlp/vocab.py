@@ -1,4 +1,4 @@
-"""A token vocabulary with special tokens, built from training data and saved with the model."""
+"""Token vocabularies with special tokens, built from training data and saved with the model."""
 
 from __future__ import annotations
 
@@ -51,3 +51,9 @@ class Vocab:
                 continue
             out.append(self.tokens[i])
         return out
+
+
+def build_vocabs(pairs: Iterable[tuple[Sequence[str], Sequence[str]]], min_freq: int) -> tuple[Vocab, Vocab]:
+    """The source and the target vocabulary of training ``pairs``."""
+    pairs = list(pairs)
+    return Vocab.build((s for s, _ in pairs), min_freq), Vocab.build((t for _, t in pairs), min_freq)

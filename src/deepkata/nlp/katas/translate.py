@@ -10,35 +10,49 @@ parameters, time per epoch and dev and test BLEU, with the dev BLEU of each epoc
 course's "Transformer 33.2 against RNN 16.3" were teacher-forced scores on a slice of the
 training data; these are decoded on dev and test with sacreBLEU.
 
-Both run on the generated toy task with ``corpus=toy`` (the smoke presets), offline.
+Both run on the generated toy task with ``corpus=toy`` (the smoke presets), offline. Each
+model is a job on the training engine (:class:`~deepkata.nlp.job.TranslationJob`), built from
+the model registry by name with its section of the config (``transformer.*`` or ``gru.*``) and
+the vocabulary sizes of the training corpus.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
-from deepkata.core.config import KataConfig, param
+from deepkata.core import config as config_mod
+from deepkata.core.config import Config, ConfigError, KataConfig, param
+from deepkata.core.device import autocast
+from deepkata.core.engine import JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
+from deepkata.core.report import markdown_table
 from deepkata.core.runner import Run
-from deepkata.nlp import experiment
-from deepkata.nlp.experiment import LABELS, ModelKind, ModelSpec
+from deepkata.models.registry import build_model, get_model
+from deepkata.nlp.corpus import Corpus, CorpusName, load_corpus
+from deepkata.nlp.job import Plan, TranslationJob
+from deepkata.nlp.recipes import schedule_for
+from deepkata.nlp.scoring import evaluate
+from deepkata.nlp.seq2seq import Seq2SeqConfig
+from deepkata.nlp.transformer import TransformerConfig
+from deepkata.nlp.translator import save_translator
+from deepkata.nlp.vocab import Vocab, build_vocabs
+
+ModelName = Literal["transformer", "gru", "gru-additive", "gru-dot"]
+LABELS = {"transformer": "Transformer", "gru": "GRU", "gru-additive": "GRU + additive attention", "gru-dot": "GRU + dot attention"}
 
 
 @dataclass(frozen=True)
 class TranslateConfig(KataConfig):
-    corpus: Literal["toy", "small_parallel_enja"] = param("small_parallel_enja", "toy: generated, offline; small_parallel_enja: the real corpus")
-    model: Literal["transformer", "gru", "gru-additive", "gru-dot"] = param("transformer", "architecture")
-    dim: int = param(256, "Transformer width; GRU embedding and hidden size", gt=0, le=2048)
-    heads: int = param(4, "attention heads (Transformer)", gt=0)
-    layers: int = param(3, "encoder and decoder layers (Transformer)", gt=0, le=24)
-    ffn: int = param(1024, "feed-forward width (Transformer)", gt=0)
-    dropout: float = param(0.1, "dropout", ge=0, lt=1)
-    norm_first: bool = param(False, "pre-norm layers instead of post-norm (Transformer)")
-    tie_embeddings: bool = param(True, "share the decoder's input embedding and output projection (Transformer)")
+    corpus: CorpusName = param("small_parallel_enja", "toy: generated, offline; small_parallel_enja: the real corpus")
+    model: ModelName = param("transformer", "architecture (a registered model): transformer, gru, or gru with additive or dot attention")
+    transformer: TransformerConfig = param(TransformerConfig(), "the Transformer (model=transformer)")
+    gru: Seq2SeqConfig = param(Seq2SeqConfig(), "the GRU encoder-decoder (model=gru, gru-additive, gru-dot)")
     epochs: int = param(20, "passes over the training pairs", gt=0, le=500)
     max_tokens: int = param(4096, "padded target tokens per batch", gt=0)
     lr: float | None = param(None, "peak learning rate; none: the architecture's recipe", gt=0)
@@ -54,57 +68,46 @@ class TranslateConfig(KataConfig):
     test: bool = param(True, "decode the test split once at the end; false while choosing a recipe on dev")
 
     def validate(self) -> None:
-        from deepkata.core.errors import ConfigError
+        for section in ("transformer", "gru"):
+            for size in ("src_vocab", "tgt_vocab"):
+                if getattr(getattr(self, section), size) is not None:
+                    raise ConfigError(f"{section}.{size}: set from the training corpus's vocabulary; leave it none")
 
-        if self.model == "transformer" and self.dim % self.heads:
-            raise ConfigError(f"dim {self.dim} must be divisible by heads {self.heads}")
+    def model_config(self, name: str, vocabs: tuple[Vocab, Vocab]) -> Config:
+        """The config of the registered model ``name``: its section, with the vocabularies' sizes."""
+        section = {TransformerConfig: self.transformer, Seq2SeqConfig: self.gru}[get_model(name).config]
+        return dataclasses.replace(section, src_vocab=len(vocabs[0]), tgt_vocab=len(vocabs[1]))
 
-    def spec(self, kind: str | None = None) -> ModelSpec:
-        return ModelSpec(kind or self.model, self.dim, self.heads, self.layers, self.ffn, self.dropout, self.norm_first, self.tie_embeddings)  # type: ignore[arg-type]
 
-
-def _train_and_score(cfg: TranslateConfig, run: Run, kind: str, state: dict[str, Any], corpus: Any, vocabs: Any, save_all: Any, bar: Any) -> Any:
-    """Train (or finish training) one model and score it; ``state`` is its checkpointed part."""
-    torch.manual_seed(run.seed)
-    spec = cfg.spec(kind)
-    model = experiment.build_model(spec, len(vocabs[0]), len(vocabs[1]))
-    schedule = experiment.schedule_for(
-        kind, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
+def _plan(cfg: TranslateConfig, name: str, vocabs: tuple[Vocab, Vocab]) -> Plan:
+    schedule = schedule_for(
+        name, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
     )  # fmt: skip
-    experiment.train(
-        model, schedule, corpus, vocabs, epochs=cfg.epochs, seed=run.seed, state=state, save=save_all,
-        log=lambda epoch, values: run.log(epoch, values, model=kind), due=run.checkpoint_due, advance=bar.advance,
-    )  # fmt: skip
-    if "scores" not in state:
-        scores = {}
-        for split in ("dev", "test") if cfg.test else ("dev",):
-            for method in ("greedy", "beam"):
-                s, _ = experiment.evaluate(model, vocabs, getattr(corpus, split), method, cfg.beam, cfg.alpha)
-                scores[f"{split}/bleu_{method}"], scores[f"{split}/chrf_{method}"] = s.bleu, s.chrf
-                scores["bleu_signature"], scores["chrf_signature"] = s.bleu_signature, s.chrf_signature
-        state["scores"] = scores
-        save_all()
-    return model
+    return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test)
 
 
-def _setup(cfg: TranslateConfig, run: Run) -> tuple[Any, Any, dict[str, Any]]:
-    corpus = experiment.load_corpus(cfg.corpus, run.data, run.seed, cfg.toy_train)
-    vocabs = experiment.build_vocabs(corpus, cfg.min_freq)
-    return corpus, vocabs, run.load_checkpoint() or {"models": {}}
+def _train(cfg: TranslateConfig, run: Run, names: Sequence[str], description: str) -> tuple[Corpus, tuple[Vocab, Vocab], dict[str, Plan], dict[str, Any]]:
+    """Load the corpus, build the vocabularies and train the models ``names`` on the engine,
+    each in a job of its own; their plans and results by name."""
+    corpus = load_corpus(cfg.corpus, run.data, run.seed, cfg.toy_train)
+    vocabs = build_vocabs(corpus.train, cfg.min_freq)
+    plans = {name: _plan(cfg, name, vocabs) for name in names}
+    grid = [JobSpec(name, plans[name], tags={"model": name}) for name in names]
+    results = run.sweep(grid, lambda plan, ctx: TranslationJob(plan, corpus, vocabs, ctx), description=description)
+    return corpus, vocabs, plans, results
 
 
-def _row(kind: str, st: dict[str, Any], model: Any) -> dict[str, Any]:
-    hist = st["history"]
-    sc = st["scores"]
+def _row(name: str, job: dict[str, Any]) -> dict[str, Any]:
+    hist, scores = job["history"], job["scores"]
 
     def r(key: str) -> float | None:  # the test scores are absent when test=false
-        return round(sc[key], 2) if key in sc else None
+        return round(scores[key], 2) if key in scores else None
 
     return {
-        "model": LABELS[kind],
-        "parameters": experiment.parameters(model),
+        "model": LABELS[name],
+        "parameters": job["parameters"],
         "seconds per epoch": round(sum(e["seconds"] for e in hist) / len(hist), 1),
-        "best epoch": st["best"]["epoch"],
+        "best epoch": job["best_epoch"],
         "dev BLEU greedy": r("dev/bleu_greedy"),
         "dev BLEU beam": r("dev/bleu_beam"),
         "test BLEU greedy": r("test/bleu_greedy"),
@@ -113,16 +116,30 @@ def _row(kind: str, st: dict[str, Any], model: Any) -> dict[str, Any]:
     }
 
 
-def _examples(model: Any, vocabs: Any, corpus: Any, cfg: TranslateConfig, n: int = 5) -> str:
-    from deepkata.core.report import markdown_table
-
+def _examples(model: torch.nn.Module, vocabs: tuple[Vocab, Vocab], corpus: Corpus, cfg: TranslateConfig, run: Run, n: int = 5) -> str:
     pairs = (corpus.test if cfg.test else corpus.dev)[:n]
-    _, hyps = experiment.evaluate(model, vocabs, pairs, "beam", cfg.beam, cfg.alpha)
+    with autocast(run.device, run.precision):
+        _, hyps = evaluate(model, vocabs, pairs, "beam", cfg.beam, cfg.alpha)
     return markdown_table([{"source": " ".join(s), "reference": " ".join(t), "translation (beam)": " ".join(h)} for (s, t), h in zip(pairs, hyps)])
 
 
-def _signatures(st: dict[str, Any]) -> str:
-    return f"sacreBLEU signatures: BLEU `{st['scores']['bleu_signature']}`, chrF `{st['scores']['chrf_signature']}`."
+def _signatures(job: dict[str, Any]) -> str:
+    return f"sacreBLEU signatures: BLEU `{job['signatures']['bleu']}`, chrF `{job['signatures']['chrf']}`."
+
+
+def within_budget(history: list[dict[str, Any]], minutes: float) -> tuple[float, float | None]:
+    """Training minutes in all (dev decoding excluded), and the dev BLEU of the last epoch that
+    ended within ``minutes`` of training (None when the first epoch took longer)."""
+    elapsed, bleu = 0.0, None
+    for entry in history:
+        elapsed += entry["seconds"]
+        if elapsed <= minutes * 60:
+            bleu = entry["dev_bleu"]
+    return elapsed / 60, bleu
+
+
+# the smoke presets' small sizes, for the Transformer and the GRUs alike
+SMALL = {"transformer.dim": 64, "transformer.layers": 2, "transformer.ffn": 128, "gru.emb": 64, "gru.hidden": 64}
 
 
 # --- translate ---------------------------------------------------------------------------------------
@@ -137,7 +154,7 @@ HOUR = 60.0  # the training budget the report judges against, in minutes
     description="English-to-Japanese translation with a Transformer written from scratch (or a GRU seq2seq), scored with sacreBLEU",
     config=TranslateConfig,
     presets={
-        "smoke": {"corpus": "toy", "dim": 64, "layers": 2, "ffn": 128, "epochs": 4, "max_tokens": 1024, "lr": 2e-3, "warmup": 100, "toy_train": 2000, "beam": 3},
+        "smoke": {"corpus": "toy", **SMALL, "epochs": 4, "max_tokens": 1024, "lr": 2e-3, "warmup": 100, "toy_train": 2000, "beam": 3},
         "default": {},
         "full": {"epochs": 40},
         "attention-gru": {"model": "gru-additive"},
@@ -150,33 +167,35 @@ HOUR = 60.0  # the training budget the report judges against, in minutes
     ],
     data="small_parallel_enja from $DEEPKATA_DATA (downloaded with checksums when online) or --data DIR; the smoke preset generates a toy task",
     takes_data=True,
+    precisions=("fp32", "bf16"),
 )
 def run(cfg: TranslateConfig, run: Run) -> Outcome:
-    corpus, vocabs, state = _setup(cfg, run)
-    st = state["models"].setdefault(cfg.model, {})
-    with run.bar(f"{LABELS[cfg.model]}: {cfg.epochs} epochs", cfg.epochs) as bar:
-        model = _train_and_score(cfg, run, cfg.model, st, corpus, vocabs, lambda: run.save_checkpoint(state), bar)
-    experiment.save_translator(run.dir / "translator.pt", cfg.spec(), model, vocabs, corpus.source)
-    row = _row(cfg.model, st, model)
-    minutes, bleu_in_hour = experiment.within_budget(st["history"], HOUR)
-    metrics = {k: v for k, v in st["scores"].items() if "/" in k} | {
-        "parameters": row["parameters"], "best_epoch": st["best"]["epoch"], "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
+    corpus, vocabs, plans, results = _train(cfg, run, [cfg.model], f"{LABELS[cfg.model]}: {cfg.epochs} epochs")
+    plan, job = plans[cfg.model], results[cfg.model]
+    run.save_file("translator.pt", lambda path: save_translator(path, plan.name, plan.model, job["weights"], vocabs, corpus.source))
+    model = build_model(plan.name, **config_mod.to_dict(plan.model))
+    model.load_state_dict(job["weights"])
+    model.to(run.device)
+    row = _row(cfg.model, job)
+    minutes, bleu_in_hour = within_budget(job["history"], HOUR)
+    metrics = dict(job["scores"]) | {
+        "parameters": job["parameters"], "best_epoch": job["best_epoch"], "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
     }  # fmt: skip
-    run.save_figure(_curve_figure({cfg.model: st}), "dev_bleu", "Dev BLEU (greedy) and training loss per epoch")
+    run.save_figure(_curve_figure({cfg.model: job}), "dev_bleu", "Dev BLEU (greedy) and training loss per epoch")
     table = run.save_table("scores", [row], "BLEU on dev and test")
     split = "test" if cfg.test else "dev"
     summary = (
         f"{LABELS[cfg.model]} ({row['parameters']:,} parameters) trained {cfg.epochs} epochs on {corpus.source}; the best dev "
-        f"epoch ({st['best']['epoch']}) scores {split} BLEU {row[f'{split} BLEU beam']} with beam {cfg.beam} and "
+        f"epoch ({job['best_epoch']}) scores {split} BLEU {row[f'{split} BLEU beam']} with beam {cfg.beam} and "
         f"{row[f'{split} BLEU greedy']} greedy"
         + (f" (chrF {row['test chrF beam']})" if cfg.test else " (test not decoded)")
         + f", {row['seconds per epoch']} s per epoch. Training took {minutes:.0f} min on "
         f"{torch.get_num_threads()} thread(s), dev decoding excluded; "
         + (f"after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}." if bleu_in_hour is not None else f"no epoch ended within {HOUR:.0f} min.")
     )
-    sections = [("Scores", table + "\n\n" + _signatures(st)), (f"Examples from the {split} set", _examples(model, vocabs, corpus, cfg))]
+    sections = [("Scores", table + "\n\n" + _signatures(job)), (f"Examples from the {split} set", _examples(model, vocabs, corpus, cfg, run))]
     timings = {
-        "seconds_per_epoch": row["seconds per epoch"], "tokens_per_s": st["history"][-1]["tokens_per_s"], "threads": torch.get_num_threads(),
+        "seconds_per_epoch": row["seconds per epoch"], "tokens_per_s": job["history"][-1]["tokens_per_s"], "threads": torch.get_num_threads(),
         "train_minutes": minutes, f"dev_bleu_greedy_within_{HOUR:.0f}_min": bleu_in_hour,  # depend on the machine: not metrics
     }  # fmt: skip
     return Outcome(metrics, summary, sections, timings)
@@ -184,7 +203,7 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
 
 # --- translate-compare ------------------------------------------------------------------------------
 
-COMPARED: tuple[ModelKind, ...] = ("gru", "gru-additive", "transformer")
+COMPARED: tuple[ModelName, ...] = ("gru", "gru-additive", "transformer")
 
 
 @register_kata(
@@ -194,7 +213,7 @@ COMPARED: tuple[ModelKind, ...] = ("gru", "gru-additive", "transformer")
     description="the course's comparison: GRU, attention-GRU and Transformer, same epochs, dev and test sacreBLEU",
     config=TranslateConfig,
     presets={
-        "smoke": {"corpus": "toy", "dim": 64, "layers": 2, "ffn": 128, "epochs": 3, "max_tokens": 1024, "toy_train": 2000, "beam": 3},
+        "smoke": {"corpus": "toy", **SMALL, "epochs": 3, "max_tokens": 1024, "toy_train": 2000, "beam": 3},
         "default": {"epochs": 10},
         "full": {"epochs": 20},
     },
@@ -206,18 +225,13 @@ COMPARED: tuple[ModelKind, ...] = ("gru", "gru-additive", "transformer")
     ],
     data="small_parallel_enja from $DEEPKATA_DATA (downloaded with checksums when online) or --data DIR; the smoke preset generates a toy task",
     takes_data=True,
+    precisions=("fp32", "bf16"),
 )
 def run_compare(cfg: TranslateConfig, run: Run) -> Outcome:
-    corpus, vocabs, state = _setup(cfg, run)
-    live = {}
-    with run.bar(f"3 models x {cfg.epochs} epochs", 3 * cfg.epochs) as bar:
-        for kind in COMPARED:
-            st = state["models"].setdefault(kind, {})
-            live[kind] = _train_and_score(cfg, run, kind, st, corpus, vocabs, lambda: run.save_checkpoint(state), bar)
-    models = {kind: state["models"][kind] for kind in COMPARED}
-    rows = [_row(kind, st, live[kind]) for kind, st in models.items()]
-    metrics = {f"{kind}/{k}": v for kind, st in models.items() for k, v in st["scores"].items() if "/" in k}
-    metrics |= {f"{kind}/parameters": experiment.parameters(live[kind]) for kind in models}
+    corpus, _, _, models = _train(cfg, run, COMPARED, f"3 models x {cfg.epochs} epochs")
+    rows = [_row(name, job) for name, job in models.items()]
+    metrics = {f"{name}/{k}": v for name, job in models.items() for k, v in job["scores"].items()}
+    metrics |= {f"{name}/parameters": job["parameters"] for name, job in models.items()}
     table = run.save_table("comparison", rows, "GRU, attention-GRU and Transformer, the same epochs")
     run.save_figure(_curve_figure(models), "dev_bleu", "Dev BLEU (greedy) per epoch, and training loss")
     split = "test" if cfg.test else "dev"
@@ -237,10 +251,10 @@ def run_compare(cfg: TranslateConfig, run: Run) -> Outcome:
 
 def _curve_figure(models: dict[str, dict[str, Any]]) -> Any:
     fig, (ax_bleu, ax_loss) = figure(1, 2, width=5.2, height=3.8)
-    for kind, st in models.items():
-        epochs = [e["epoch"] for e in st["history"]]
-        ax_bleu.plot(epochs, [e["dev_bleu"] for e in st["history"]], marker="o", label=LABELS[kind])
-        ax_loss.plot(epochs, [e["loss"] for e in st["history"]], marker="o", label=LABELS[kind])
+    for name, job in models.items():
+        epochs = [e["epoch"] for e in job["history"]]
+        ax_bleu.plot(epochs, [e["dev_bleu"] for e in job["history"]], marker="o", label=LABELS[name])
+        ax_loss.plot(epochs, [e["loss"] for e in job["history"]], marker="o", label=LABELS[name])
     ax_bleu.set(xlabel="epoch", ylabel="dev BLEU (greedy)", title="Dev BLEU")
     ax_loss.set(xlabel="epoch", ylabel="training loss (label-smoothed CE)", yscale="log", title="Training loss")
     ax_bleu.legend(fontsize=8)

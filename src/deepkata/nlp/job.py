@@ -1,0 +1,107 @@
+"""One translation model trained on the engine (:mod:`deepkata.core.engine`): the translate katas' job.
+
+A step is one batch (:meth:`~deepkata.nlp.train.Trainer.train_batch`), so the engine may
+checkpoint in the middle of an epoch. After each epoch the dev set is decoded greedily and the
+weights of the best epoch so far (by dev BLEU) are kept. Once the last epoch is done,
+:meth:`TranslationJob.result` puts the best weights back and decodes dev, and test unless the
+plan says not to, greedily and with beam search; it returns the scores, the history of the
+epochs, the best epoch and its weights (for the saved translator and the report's examples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from deepkata.core import config as config_mod
+from deepkata.core.config import Config
+from deepkata.core.device import move
+from deepkata.core.engine import JobContext
+from deepkata.models.registry import build_model, count_parameters
+from deepkata.nlp.corpus import Corpus
+from deepkata.nlp.scoring import evaluate
+from deepkata.nlp.train import Schedule, Trainer
+from deepkata.nlp.vocab import Vocab
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What one job trains and how it is scored."""
+
+    name: str  # the model's registry name
+    model: Config  # its config, vocabulary sizes filled in
+    schedule: Schedule
+    epochs: int
+    beam: int  # beam size of the final decoding
+    alpha: float  # length penalty exponent of beam search
+    test: bool  # decode the test split at the end
+
+
+class TranslationJob:
+    """The model of ``plan`` trained on ``corpus`` on the run's device; see the module docstring."""
+
+    def __init__(self, plan: Plan, corpus: Corpus, vocabs: tuple[Vocab, Vocab], ctx: JobContext) -> None:
+        self.plan, self.corpus, self.vocabs, self.ctx = plan, corpus, vocabs, ctx
+        self.model = build_model(plan.name, **config_mod.to_dict(plan.model)).to(ctx.device)
+        src_vocab, tgt_vocab = vocabs
+        src = [src_vocab.encode(s) for s, _ in corpus.train]
+        tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
+        self.trainer = Trainer(self.model, plan.schedule, src, tgt, seed=ctx.seed, precision=ctx.precision)
+        self.history: list[dict[str, float]] = []  # per epoch: loss, dev BLEU and chrF (greedy), time
+        self.best: dict[str, Any] | None = None  # the best dev epoch so far: bleu, epoch, weights
+        self.device = ctx.device
+        self.total = plan.epochs
+
+    @property
+    def progress(self) -> float:
+        if self.done:
+            return self.plan.epochs
+        return self.trainer.epoch + self.trainer.batch_in_epoch / len(self.trainer.epoch_batches())
+
+    @property
+    def done(self) -> bool:
+        return self.trainer.epoch >= self.plan.epochs
+
+    def step(self) -> None:
+        summary = self.trainer.train_batch()
+        if summary is not None:
+            self._end_epoch(summary)
+
+    def _end_epoch(self, summary: dict[str, float]) -> None:
+        """Score dev greedily, keep the weights if they are the best so far, log."""
+        with self.ctx.autocast():
+            dev, _ = evaluate(self.model, self.vocabs, self.corpus.dev, "greedy", 1, 0.0)
+        epoch = self.trainer.epoch
+        self.history.append({"epoch": epoch, "loss": summary["loss"], "dev_bleu": dev.bleu, "dev_chrf": dev.chrf,
+                             "seconds": summary["seconds"], "tokens_per_s": summary["tokens_per_s"]})  # fmt: skip
+        if self.best is None or dev.bleu > self.best["bleu"]:
+            self.best = {"bleu": dev.bleu, "epoch": epoch, "weights": {k: v.clone() for k, v in self.model.state_dict().items()}}
+        self.ctx.log(epoch, {"train/loss": summary["loss"], "dev/bleu": dev.bleu, "dev/chrf": dev.chrf})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict(), "history": list(self.history), "best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.history = list(state["history"])
+        self.best = move(state["best"], self.device)
+
+    def result(self) -> dict[str, Any]:
+        """Dev (and test) BLEU and chrF, greedy and beam, of the best epoch's weights; see the module docstring."""
+        assert self.best is not None, "a finished job has trained at least one epoch"
+        plan = self.plan
+        self.model.load_state_dict(self.best["weights"])
+        scores: dict[str, float] = {}
+        with self.ctx.autocast():
+            for split in ("dev", "test") if plan.test else ("dev",):
+                for method in ("greedy", "beam"):
+                    s, _ = evaluate(self.model, self.vocabs, getattr(self.corpus, split), method, plan.beam, plan.alpha)
+                    scores[f"{split}/bleu_{method}"], scores[f"{split}/chrf_{method}"] = s.bleu, s.chrf
+        return {
+            "scores": scores,  # {"dev/bleu_greedy": ..., "test/chrf_beam": ...}
+            "signatures": {"bleu": s.bleu_signature, "chrf": s.chrf_signature},  # sacreBLEU's, the same for every split
+            "history": self.history,
+            "best_epoch": self.best["epoch"],
+            "weights": self.best["weights"],
+            "parameters": count_parameters(self.model),
+        }
