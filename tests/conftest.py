@@ -19,7 +19,7 @@ from deepkata.core.errors import UserError  # noqa: E402
 from deepkata.core.registry import Expectation, Kata, Outcome, register, unregister  # noqa: E402
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToyConfig(KataConfig):
     steps: int = param(20, "steps to count", gt=0)
     rate: float = param(0.5, "how much each step adds", gt=0)

@@ -11,7 +11,7 @@ from deepkata.core import config as C
 from deepkata.core.errors import ConfigError, UserError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cfg(C.KataConfig):
     hidden: int = C.param(16, "hidden units", gt=0)
     lr: float = C.param(0.1, "learning rate", gt=0, le=10)
@@ -140,13 +140,22 @@ def test_dict_roundtrip():
     assert C.from_dict(Cfg, data) == cfg
 
 
-def test_fields_need_param_with_help():
-    @dataclass(frozen=True)
+def test_fields_need_param_with_help_and_are_keyword_only():
+    @dataclass(frozen=True, kw_only=True)
     class NoHelp(C.KataConfig):
         x: int = 3
 
     with pytest.raises(TypeError, match="no help text"):
         C.fields(NoHelp)
+
+    @dataclass(frozen=True)
+    class Positional(C.KataConfig):
+        x: int = C.param(3, "x")
+
+    with pytest.raises(TypeError, match="Positional.x is positional: declare configs with @dataclass"):
+        C.fields(Positional)
+    with pytest.raises(TypeError):
+        Cfg(16)  # type: ignore[misc]  # a config is never built by position
     with pytest.raises(ValueError, match="one-line help"):
         C.param(1, "two\nlines")
 
@@ -154,7 +163,7 @@ def test_fields_need_param_with_help():
 # --- nested configs --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Net(C.Config):
     dim: int = C.param(8, "width", gt=0)
     act: Literal["relu", "tanh"] = C.param("relu", "nonlinearity")
@@ -165,7 +174,7 @@ class Net(C.Config):
             raise ConfigError("act, dim: tanh nets here are at most 64 wide")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outer(C.KataConfig):
     lr: float = C.param(0.1, "learning rate", gt=0)
     model: Net = C.param(Net(), "the network")

@@ -24,7 +24,7 @@ BUILT: list[str] = []  # keys of the jobs make_job built, in order (reset by eac
 STEPPED: list[tuple[str, int]] = []  # (key, step) of every step taken
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepConfig(KataConfig):
     jobs: int = param(3, "jobs in the first sweep", gt=0)
     steps: int = param(6, "steps per job", gt=0)

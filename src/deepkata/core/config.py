@@ -4,7 +4,7 @@ A config is a frozen dataclass deriving from :class:`Config` (a kata's from
 :class:`KataConfig`); every field is declared with :func:`param`, which carries a one-line
 help text and optional bounds::
 
-    @dataclass(frozen=True)
+    @dataclass(frozen=True, kw_only=True)
     class MyConfig(KataConfig):
         hidden: int = param(16, "hidden units", gt=0)
         lr: float = param(0.1, "learning rate", gt=0)
@@ -13,7 +13,9 @@ help text and optional bounds::
 
 Supported field types: ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None``,
 ``tuple[X, ...]`` and another :class:`Config` class, nested: a kata config contains the
-library configs it uses instead of repeating their fields. Nested fields have dotted names,
+library configs it uses instead of repeating their fields. Fields are keyword-only, so a config
+is never built by position (a reordered field cannot silently mis-wire a model). Nested fields
+have dotted names,
 ``--set model.dim=512``, and presets may give them dotted (``{"model.dim": 64}``) or nested
 (``{"model": {"dim": 64}}``). Values are checked when the dataclass is built, from Python or
 from the command line (``--set key=value``, parsed by :func:`parse_value`), so a config object
@@ -114,6 +116,8 @@ def fields(cls: type) -> list[FieldSpec]:
             raise TypeError(f"{cls.__name__}.{f.name} needs a default (declare it with param())")
         if "help" not in f.metadata:
             raise TypeError(f"{cls.__name__}.{f.name} has no help text (declare it with param())")
+        if not f.kw_only:
+            raise TypeError(f"{cls.__name__}.{f.name} is positional: declare configs with @dataclass(frozen=True, kw_only=True)")
         specs.append(FieldSpec(f.name, hints[f.name], f.default, f.metadata["help"], f.metadata["bounds"]))
     return specs
 

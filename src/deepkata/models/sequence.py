@@ -31,7 +31,7 @@ CellName = Literal["rnn", "gru", "lstm"]
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SequenceModelConfig(Config):
     cell: CellName = param("lstm", "recurrent cell")
     input_size: int = param(1, "I: features per step", ge=1)

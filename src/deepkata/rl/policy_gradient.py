@@ -57,7 +57,7 @@ Algorithm = Literal["reinforce", "actor-critic"]
 EVAL_SAMPLING_SEED = 20_000  # the generator of sampled evaluations: the same draws every time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PGSettings(Config):
     """How an agent learns; the algorithm and the environment are the :class:`Trainer`'s own arguments."""
 
@@ -101,7 +101,7 @@ def _mlp(sizes: list[int], generator: torch.Generator | None, out_gain: float) -
     return nn.Sequential(*layers)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PolicyConfig(Config):
     """The policy network: D and A come from the environment."""
 
@@ -141,7 +141,7 @@ class SoftmaxPolicy(nn.Module):
         return self.logits(obs).argmax(dim=-1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValueConfig(Config):
     """The value network (critic or baseline): D comes from the environment."""
 

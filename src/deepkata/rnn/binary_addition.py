@@ -99,7 +99,7 @@ def evaluate(model: SimpleRNN, bits: int) -> dict[str, float]:
 # --- training ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings(Config):
     """How one network is trained; a kata config derives from it to offer these fields."""
 

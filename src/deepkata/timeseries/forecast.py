@@ -41,7 +41,7 @@ FeatureSet = Literal["close", "ohlc"]
 FEATURES: dict[str, tuple[str, ...]] = {"close": ("close",), "ohlc": PRICES}  # the price columns of each set
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ForecasterConfig(Config):
     """What a forecaster is, apart from its weights and scalers."""
 

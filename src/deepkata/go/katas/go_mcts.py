@@ -36,7 +36,7 @@ from deepkata.search.mcts import SearchConfig
 COLOURS = ("black", "white")  # by player index: Black moves first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GoMCTSConfig(KataConfig):
     size: int = param(9, "board size (N x N)", ge=5, le=19)
     komi: float = param(7.0, "komi added to White's area", ge=-50, le=50)

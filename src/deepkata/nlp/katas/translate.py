@@ -47,7 +47,7 @@ ModelName = Literal["transformer", "gru", "gru-additive", "gru-dot"]
 LABELS = {"transformer": "Transformer", "gru": "GRU", "gru-additive": "GRU + additive attention", "gru-dot": "GRU + dot attention"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TranslateConfig(KataConfig):
     corpus: CorpusName = param("small_parallel_enja", "toy: generated, offline; small_parallel_enja: the real corpus")
     model: ModelName = param("transformer", "architecture (a registered model): transformer, gru, or gru with additive or dot attention")

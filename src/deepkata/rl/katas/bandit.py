@@ -34,7 +34,7 @@ STUDY = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BanditConfig(KataConfig):
     runs: int = param(2000, "independent bandit problems, averaged in the curves", gt=0, le=1_000_000)
     steps: int = param(1000, "pulls per problem", gt=0, le=1_000_000)

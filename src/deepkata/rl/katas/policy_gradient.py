@@ -35,7 +35,7 @@ _EVALUATED = {"greedy": "greedy policy (argmax pi)", "sampled": "policy, samplin
 EVAL_SEED = 10_000  # evaluation episode i starts from reset(seed=EVAL_SEED + i), for every algorithm and seed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PolicyGradientConfig(KataConfig):
     env: EnvId = param("CartPole-v1", "gymnasium environment id")
     algorithms: tuple[Algorithm, ...] = param(("reinforce", "actor-critic"), "algorithms to train and compare")

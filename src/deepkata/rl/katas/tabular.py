@@ -40,7 +40,7 @@ OPTIMAL_TOL = 1e-6  # an action whose Q* is within this of V* counts as optimal
 CLIFF_EDGE = frozenset(range(25, 35))  # cliff walking's row 2, columns 1-10: one false step from the cliff
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TabularConfig(KataConfig):
     env: EnvId = param("CliffWalking-v1", "environment id")
     algorithms: tuple[Algorithm, ...] = param(("sarsa", "q-learning"), "algorithms to train and compare")

@@ -27,7 +27,7 @@ from deepkata.rnn.scratch.functional import ActivationName, InitName
 from deepkata.rnn.scratch.simple_rnn import SimpleRNN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BinaryAdditionConfig(TrainSettings, KataConfig):
     """One network's :class:`TrainSettings`, and how the kata watches, logs and sweeps it."""
 

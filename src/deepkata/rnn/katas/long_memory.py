@@ -36,7 +36,7 @@ CELLS: tuple[CellName, ...] = ("rnn", "lstm", "gru")
 LABELS = {"rnn": "simple RNN (tanh)", "lstm": "LSTM", "gru": "GRU", "irnn": "ReLU RNN, W_h = 1.2 I"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LongMemoryConfig(KataConfig):
     lengths: tuple[int, ...] = param((10, 50, 100, 200), "sequence lengths T", ge=2, le=2000)
     cells: tuple[Literal["rnn", "lstm", "gru"], ...] = param(CELLS, "cells to compare")

@@ -56,7 +56,7 @@ SETTINGS = (
 SETTING_IDS = tuple(s.id for s in SETTINGS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RNNOptionsConfig(KataConfig):
     train_size: int = param(10_000, "random training pairs a, b < 128", gt=0)
     epochs: int = param(5, "passes over the training pairs", ge=2)

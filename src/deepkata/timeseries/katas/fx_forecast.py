@@ -36,7 +36,7 @@ from deepkata.timeseries.synthetic import synthetic_ohlc
 from deepkata.timeseries.windows import Prepared, prepare, split_point
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FXForecastConfig(KataConfig):
     model: ForecasterConfig = param(ForecasterConfig(), "the forecaster: cell, inputs, target, horizon, window, units")
     batch: int = param(32, "windows per step (the global batch under torchrun)", gt=0)
