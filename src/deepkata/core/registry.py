@@ -215,21 +215,27 @@ def unregister(name: str) -> None:
     _KATAS.pop(name, None)
 
 
+def import_modules(modules: Iterable[str], plugin_group: str | None = None) -> None:
+    """Import ``modules`` and the modules of the installed plugins' ``plugin_group`` entry points:
+    what registers katas (``deepkata.katas``) and models (``deepkata.models``)."""
+    plugins = [ep.value for ep in entry_points(group=plugin_group)] if plugin_group else []
+    for module in [*modules, *plugins]:
+        importlib.import_module(module)
+
+
 _loaded = False
 
 
 def load_katas(modules: Iterable[str] | None = None) -> None:
     """Import the built-in kata modules and installed plugins, once."""
     global _loaded
-    if _loaded and modules is None:
-        return
-    if modules is None:
+    if modules is not None:
+        import_modules(modules)
+    elif not _loaded:
         from deepkata.catalog import KATA_MODULES
 
-        modules = list(KATA_MODULES) + [ep.value for ep in entry_points(group="deepkata.katas")]
+        import_modules(KATA_MODULES, "deepkata.katas")
         _loaded = True
-    for module in modules:
-        importlib.import_module(module)
 
 
 def all_katas() -> list[Kata]:

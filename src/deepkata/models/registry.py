@@ -24,16 +24,15 @@ in :mod:`deepkata.catalog` and the ``deepkata.models`` entry points of installed
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from torch import nn
 
 from deepkata.core import config as config_mod
 from deepkata.core.errors import ConfigError, UserError, unknown
+from deepkata.core.registry import import_modules
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,13 @@ _loaded = False
 def load_models(modules: Iterable[str] | None = None) -> None:
     """Import the built-in model modules and installed plugins, once."""
     global _loaded
-    if _loaded and modules is None:
-        return
-    if modules is None:
+    if modules is not None:
+        import_modules(modules)
+    elif not _loaded:
         from deepkata.catalog import MODEL_MODULES
 
-        modules = list(MODEL_MODULES) + [ep.value for ep in entry_points(group="deepkata.models")]
+        import_modules(MODEL_MODULES, "deepkata.models")
         _loaded = True
-    for module in modules:
-        importlib.import_module(module)
 
 
 def list_models(topic: str | None = None) -> list[str]:
