@@ -8,8 +8,15 @@ same seed gives the same numbers on the CPU), except the wall-clock ones a recor
 as metrics, which are listed apart. The comparison is printed as JSON and recorded in
 ``bench/results/recheck.json``.
 
+A record may have been made on another machine, whose floating-point kernels (OpenBLAS picks
+them by CPU) round differently; a chaotic training (exploding gradients) turns the last bit
+into another result. ``--baseline-src DIR`` tells the two causes apart: it also runs the same
+kata from an older source tree (``DIR/src``, a ``git worktree`` of the recorded commit, say)
+on this machine, and compares this commit's metrics with those.
+
     python bench/recheck.py binary-addition-curriculum tabular-default go.json:mcts_vs_random
     DEEPKATA_DATA=../shared/data python bench/recheck.py fx.json:seed0
+    git worktree add /tmp/old 4a5f50a && python bench/recheck.py binary-addition-curriculum --baseline-src /tmp/old
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import argparse
 import json
 import math
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +38,7 @@ from deepkata.core.registry import get_kata
 
 RESULTS = Path("bench/results")
 WALL_CLOCK = ("playouts_per_s", "seconds_per_move", "seconds_per_epoch", "tokens_per_s")  # metric names that time, not compute
+OLD_KEYS = {"model.cell": "cell", "model.target": "target"}  # --set names before configs were nested
 
 
 def runs_of(name: str) -> list[dict[str, Any]]:
@@ -41,7 +51,7 @@ def runs_of(name: str) -> list[dict[str, Any]]:
             {"kata": "fx-forecast", "preset": "default", "seed": seed, "overrides": {"model.cell": r["cell"], "model.target": r["target"]},
              "data": str(Path(os.environ.get("DEEPKATA_DATA", "../shared/data")) / "fx" / "usd_jpy.csv"),
              "metrics": {"test/model/rmse": r["rmse"], "test/persistence/rmse": r["persistence_rmse"], "test/rmse_ratio": r["rmse_ratio"],
-                         "test/dm_p_value": r["dm_p_value"], "test/directional_accuracy": r["directional_accuracy"]},
+                         "test/dm_p_value": r["dm_p_value"], "test/model/directional_accuracy": r["directional_accuracy"]},
              "label": f"fx.json {r['cell']}/{r['target']}/seed{seed}"}
             for r in data["runs"] if r["seed"] == seed
         ]  # fmt: skip
@@ -50,28 +60,58 @@ def runs_of(name: str) -> list[dict[str, Any]]:
     return [{**data, "label": name}]
 
 
-def recheck(rec: dict[str, Any], root: Path) -> dict[str, Any]:
-    kata = get_kata(rec["kata"])
-    sets = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in rec.get("overrides", {}).items()]
-    cfg, overrides = runner.prepare(kata, rec["preset"], sets)
-    data = rec.get("data")
-    started = time.perf_counter()
-    res = runner.execute(kata, cfg, preset=rec["preset"], seed=rec["seed"], root=root, overrides=overrides, quiet=True,
-                         data=None if data is None else Path(data))  # fmt: skip
-    now = res.result["metrics"]
-    same, differ, timed = [], [], []
-    for key, old in rec["metrics"].items():
+def _sets(rec: dict[str, Any], rename: dict[str, str] | None = None) -> list[str]:
+    return [f"{(rename or {}).get(k, k)}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in rec.get("overrides", {}).items()]
+
+
+def compare(recorded: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """How many recorded metrics ``now`` equals, which it does not, and the wall-clock ones left aside."""
+    same, differ, timed = 0, [], []
+    for key, old in recorded.items():
         if any(key.endswith(w) for w in WALL_CLOCK):
             timed.append(key)
         elif _equal(old, now.get(key, "missing")):
-            same.append(key)
+            same += 1
         else:
             differ.append({"metric": key, "recorded": old, "now": now.get(key, "missing")})
-    return {
-        "record": rec["label"], "kata": rec["kata"], "preset": rec["preset"], "seed": rec["seed"], "overrides": rec.get("overrides", {}),
-        "metrics_identical": len(same), "metrics_differing": differ, "wall_clock_metrics_skipped": timed,
-        "holds": not differ, "seconds": round(time.perf_counter() - started, 1),
+    return {"metrics_identical": same, "metrics_differing": differ, "wall_clock_metrics_skipped": timed}
+
+
+def recheck(rec: dict[str, Any], root: Path, baseline_src: Path | None) -> dict[str, Any]:
+    kata = get_kata(rec["kata"])
+    cfg, overrides = runner.prepare(kata, rec["preset"], _sets(rec))
+    data = rec.get("data")
+    seed = rec.get("seed", 0)
+    started = time.perf_counter()
+    res = runner.execute(kata, cfg, preset=rec["preset"], seed=seed, root=root, overrides=overrides, quiet=True,
+                         data=None if data is None else Path(data))  # fmt: skip
+    now = res.result["metrics"]
+    against_record = compare(rec["metrics"], now)
+    out = {
+        "record": rec["label"], "kata": rec["kata"], "preset": rec["preset"], "seed": seed, "overrides": rec.get("overrides", {}),
+        **against_record, "holds": not against_record["metrics_differing"], "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
+    if baseline_src is not None:
+        old = _run_from(baseline_src, rec, seed, root)
+        versus = compare(old, now)
+        same = not versus["metrics_differing"] and set(now) <= set(old)
+        out["baseline_src"] = {"dir": str(baseline_src), "commit": records.git_commit(baseline_src), **versus, "same_as_this_commit": same}
+        out["verdict"] = (
+            "holds" if out["holds"]
+            else "the record's metrics differ on this machine, but the older code gives exactly this commit's" if same
+            else "this commit changed the results"
+        )  # fmt: skip
+    return out
+
+
+def _run_from(src: Path, rec: dict[str, Any], seed: int, root: Path) -> dict[str, Any]:
+    """The kata's metrics when run from the source tree ``src`` (another commit), on this machine."""
+    out = root / "baseline-src"
+    cmd = [sys.executable, "-m", "deepkata", "run", rec["kata"], "--preset", rec["preset"], "--seed", str(seed), "--quiet", "--out", str(out)]
+    cmd += [a for s in _sets(rec, OLD_KEYS) for a in ("--set", s)] + (["--data", rec["data"]] if rec.get("data") else [])
+    done = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(Path(src) / "src")}, capture_output=True, text=True, check=True)
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    return json.loads((run_dir / "result.json").read_text())["metrics"]
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -84,15 +124,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", nargs="+", help="record names: binary-addition-curriculum, go.json:mcts_vs_random, fx.json:seed0 ...")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--baseline-src", type=Path, default=None, help="also run each kata from this older source tree, here")
     args = parser.parse_args()
     env = records.environment()
     checks = []
     with tempfile.TemporaryDirectory(prefix="deepkata-recheck-") as tmp:
         for name in args.records:
             for rec in runs_of(name):
-                checks.append(recheck(rec, Path(tmp)))
+                checks.append(recheck(rec, Path(tmp), args.baseline_src))
                 print(json.dumps(checks[-1]), flush=True)
-    record("recheck", {"all_hold": all(c["holds"] for c in checks), "checks": checks}, env=env, out_dir=args.out)
+    summary = {"all_hold": all(c["holds"] for c in checks), "checks": checks}
+    if args.baseline_src is not None:
+        summary["all_same_as_baseline_src"] = all(c["baseline_src"]["same_as_this_commit"] for c in checks)
+    record("recheck", summary, env=env, out_dir=args.out)
 
 
 if __name__ == "__main__":
