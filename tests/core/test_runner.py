@@ -130,3 +130,16 @@ def test_data_goes_only_to_katas_that_take_it(toy_kata, tmp_path):
         assert res.result["data"] == str((tmp_path / "prices.csv").resolve())
     finally:
         unregister("toy-reader")
+
+
+def test_a_run_s_thread_count_ends_with_the_run(toy_kata, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        res = run_toy(toy_kata, tmp_path, threads=1)
+        assert json.loads((res.dir / "config.json").read_text())["threads"] == 1
+        assert torch.get_num_threads() == 3  # the next kata of a tour does not inherit this one's 1
+    finally:
+        torch.set_num_threads(before)

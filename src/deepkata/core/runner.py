@@ -251,6 +251,32 @@ def execute(
     ``precision`` (fp32, bf16) must be ones the kata supports. Under ``torchrun``, every
     rank runs the kata and rank 0 alone writes the run folder.
     """
+    previous_threads = torch.get_num_threads()
+    try:
+        return _execute(
+            kata, cfg, preset=preset, seed=seed, root=root, overrides=overrides, quiet=quiet, resume_dir=resume_dir,
+            checkpoint_interval=checkpoint_interval, data=data, threads=threads, device=device, precision=precision,
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(previous_threads)  # the next run of a tour starts from PyTorch's own count
+
+
+def _execute(
+    kata: Kata,
+    cfg: Any,
+    *,
+    preset: str,
+    seed: int,
+    root: Path,
+    overrides: Mapping[str, Any] | None,
+    quiet: bool,
+    resume_dir: Path | None,
+    checkpoint_interval: float,
+    data: Path | None,
+    threads: int | None,
+    device: str,
+    precision: str,
+) -> RunResult:
     overrides = dict(overrides or {})
     threads = threads or kata.threads
     if threads is not None:
