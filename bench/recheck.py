@@ -6,7 +6,7 @@ metrics): the ``bench/run_kata.py`` records (``bench/results/<kata>-<preset>.jso
 again with the same settings on this commit; every metric must come out identical (the
 same seed gives the same numbers on the CPU), except the wall-clock ones a record stored
 as metrics, which are listed apart. The comparison is printed as JSON and recorded in
-``bench/results/recheck.json``.
+``bench/results/recheck.json`` (``--name`` for another name).
 
 A record may have been made on another machine, whose floating-point kernels (OpenBLAS picks
 them by CPU) round differently; a chaotic training (exploding gradients) turns the last bit
@@ -17,6 +17,10 @@ on this machine, and compares this commit's metrics with those.
     python bench/recheck.py binary-addition-curriculum tabular-default go.json:mcts_vs_random
     DEEPKATA_DATA=../shared/data python bench/recheck.py fx.json:seed0
     git worktree add /tmp/old 4a5f50a && python bench/recheck.py binary-addition-curriculum --baseline-src /tmp/old
+    DEEPKATA_DATA=../shared/data python bench/recheck.py translate-tune-gru-additive --baseline-src /tmp/old --parallel
+
+A record trained on one thread (``threads`` in it) is re-run on one thread; ``--parallel`` runs
+the older code beside this commit's, each on a core of its own.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def runs_of(name: str) -> list[dict[str, Any]]:
              "label": f"fx.json {r['cell']}/{r['target']}/seed{seed}"}
             for r in data["runs"] if r["seed"] == seed
         ]  # fmt: skip
+    if file.startswith("translate-tune"):
+        return [
+            {"kata": "translate", "preset": "default", "seed": 0, "overrides": trial["overrides"], "threads": trial["threads"],
+             "metrics": {k: trial[k] for k in ("dev/bleu_greedy", "dev/bleu_beam", "dev/chrf_beam")}, "label": f"{name} trial {k}"}
+            for k, trial in enumerate(data["trials"])
+        ]  # fmt: skip
     if part:
         data = data[part]
     return [{**data, "label": name}]
@@ -77,14 +87,15 @@ def compare(recorded: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     return {"metrics_identical": same, "metrics_differing": differ, "wall_clock_metrics_skipped": timed}
 
 
-def recheck(rec: dict[str, Any], root: Path, baseline_src: Path | None) -> dict[str, Any]:
+def recheck(rec: dict[str, Any], root: Path, baseline_src: Path | None, parallel: bool) -> dict[str, Any]:
     kata = get_kata(rec["kata"])
     cfg, overrides = runner.prepare(kata, rec["preset"], _sets(rec))
     data = rec.get("data")
     seed = rec.get("seed", 0)
     started = time.perf_counter()
+    old_run = _start_from(baseline_src, rec, seed, root) if baseline_src is not None and parallel else None
     res = runner.execute(kata, cfg, preset=rec["preset"], seed=seed, root=root, overrides=overrides, quiet=True,
-                         data=None if data is None else Path(data))  # fmt: skip
+                         data=None if data is None else Path(data), threads=rec.get("threads"))  # fmt: skip
     now = res.result["metrics"]
     against_record = compare(rec["metrics"], now)
     out = {
@@ -92,7 +103,7 @@ def recheck(rec: dict[str, Any], root: Path, baseline_src: Path | None) -> dict[
         **against_record, "holds": not against_record["metrics_differing"], "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     if baseline_src is not None:
-        old = _run_from(baseline_src, rec, seed, root)
+        old = _metrics_of(old_run or _start_from(baseline_src, rec, seed, root))
         versus = compare(old, now)
         same = not versus["metrics_differing"] and set(now) <= set(old)
         out["baseline_src"] = {"dir": str(baseline_src), "commit": records.git_commit(baseline_src), **versus, "same_as_this_commit": same}
@@ -104,13 +115,21 @@ def recheck(rec: dict[str, Any], root: Path, baseline_src: Path | None) -> dict[
     return out
 
 
-def _run_from(src: Path, rec: dict[str, Any], seed: int, root: Path) -> dict[str, Any]:
-    """The kata's metrics when run from the source tree ``src`` (another commit), on this machine."""
-    out = root / "baseline-src"
+def _start_from(src: Path, rec: dict[str, Any], seed: int, root: Path) -> subprocess.Popen[str]:
+    """Start the kata from the source tree ``src`` (another commit) on this machine."""
+    out = root / f"baseline-src-{time.monotonic_ns()}"
     cmd = [sys.executable, "-m", "deepkata", "run", rec["kata"], "--preset", rec["preset"], "--seed", str(seed), "--quiet", "--out", str(out)]
     cmd += [a for s in _sets(rec, OLD_KEYS) for a in ("--set", s)] + (["--data", rec["data"]] if rec.get("data") else [])
-    done = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(Path(src) / "src")}, capture_output=True, text=True, check=True)
-    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    cmd += ["--threads", str(rec["threads"])] if rec.get("threads") else []
+    return subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(Path(src) / "src")}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _metrics_of(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """The metrics of the run ``process`` made, once it ends."""
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the older code's run failed ({process.returncode}): {stderr[-2000:]}")
+    run_dir = Path(stdout.strip().splitlines()[-1])
     return json.loads((run_dir / "result.json").read_text())["metrics"]
 
 
@@ -124,19 +143,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", nargs="+", help="record names: binary-addition-curriculum, go.json:mcts_vs_random, fx.json:seed0 ...")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="recheck", help="the record's name: bench/results/NAME.json")
     parser.add_argument("--baseline-src", type=Path, default=None, help="also run each kata from this older source tree, here")
+    parser.add_argument("--parallel", action="store_true", help="run the older code beside this commit's (for one-thread records)")
     args = parser.parse_args()
     env = records.environment()
     checks = []
     with tempfile.TemporaryDirectory(prefix="deepkata-recheck-") as tmp:
         for name in args.records:
             for rec in runs_of(name):
-                checks.append(recheck(rec, Path(tmp), args.baseline_src))
+                checks.append(recheck(rec, Path(tmp), args.baseline_src, args.parallel))
                 print(json.dumps(checks[-1]), flush=True)
     summary = {"all_hold": all(c["holds"] for c in checks), "checks": checks}
     if args.baseline_src is not None:
         summary["all_same_as_baseline_src"] = all(c["baseline_src"]["same_as_this_commit"] for c in checks)
-    record("recheck", summary, env=env, out_dir=args.out)
+    record(args.name, summary, env=env, out_dir=args.out)
 
 
 if __name__ == "__main__":
