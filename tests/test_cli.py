@@ -171,3 +171,12 @@ def test_task_commands_are_added_from_the_catalog(capsys):
         app(["greet", "kata", "--times", "2"])
     assert e.value.code == 0
     assert capsys.readouterr().out == "hello kata hello kata\n"
+
+
+def test_the_command_starts_without_loading_pytorch():
+    # --help, --version and the task commands' parsing must not wait for torch to import;
+    # a command that trains or decodes loads it when it runs
+    code = "import sys, deepkata.cli; print(sorted(m for m in ('torch', 'matplotlib', 'numba') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

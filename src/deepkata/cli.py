@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,10 +21,12 @@ from rich.table import Table
 from deepkata import __version__
 from deepkata.catalog import COMMANDS
 from deepkata.core import config as config_mod
-from deepkata.core import distributed, records, report, runner
+from deepkata.core import checkpoint, distributed, records, report
 from deepkata.core.errors import UserError
 from deepkata.core.registry import all_katas, get_kata
-from deepkata.models import get_model, list_models
+
+if TYPE_CHECKING:
+    from deepkata.core.runner import RunResult
 
 
 app = typer.Typer(
@@ -93,6 +95,8 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
 @app.command()
 def info(name: Annotated[str, typer.Argument(help="A kata (`deepkata list`) or a model (`deepkata models`).")]) -> None:
     """Show a kata's config fields, presets and expectations, or a model's config and parameter count."""
+    from deepkata.models import list_models
+
     if name not in [k.name for k in all_katas()] and name in list_models():
         _model_info(name)
         return
@@ -118,6 +122,8 @@ def info(name: Annotated[str, typer.Argument(help="A kata (`deepkata list`) or a
 
 
 def _model_info(name: str) -> None:
+    from deepkata.models import get_model
+
     entry = get_model(name)
     params = entry.example_parameters()
     example = ", ".join(f"{k}={v}" for k, v in entry.example.items())
@@ -134,6 +140,8 @@ def _model_info(name: str) -> None:
 @app.command("models")
 def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List the model registry: every architecture, its topic and its parameter count at the defaults."""
+    from deepkata.models import get_model, list_models
+
     rows = []
     for name in list_models():
         entry = get_model(name)
@@ -149,7 +157,7 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
     _consoles.out.print(table)
 
 
-def _finish(result: runner.RunResult, quiet: bool, strict: bool) -> None:
+def _finish(result: RunResult, quiet: bool, strict: bool) -> None:
     if result.result["world_size"] > 1 and not distributed.from_env().is_main:
         return  # rank 0 reports
     if quiet:
@@ -177,11 +185,13 @@ def run(
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="PyTorch threads (default: what the kata runs best with).")] = None,
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
-    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = runner.DEFAULT_CHECKPOINT_INTERVAL,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = checkpoint.DEFAULT_INTERVAL,
     device: Device = "auto",
     precision: Precision = "fp32",
 ) -> None:
     """Run a kata and leave its record in OUT/KATA/<UTC time>-s<SEED>/ (under torchrun: rank 0 writes it)."""
+    from deepkata.core import runner
+
     k = get_kata(kata)
     if resume_dir is not None:
         saved = records.read_json(resume_dir / records.CONFIG) if (resume_dir / records.CONFIG).is_file() else {}
@@ -209,11 +219,15 @@ def resume(
     device: Annotated[str | None, typer.Option("--device", help="Continue on this device instead of the run's own.")] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, in its own folder."""
+    from deepkata.core import runner
+
     result = _interruptible(lambda: runner.resume(run_dir, quiet=quiet, device=device))
     _finish(result, quiet, strict)
 
 
-def _interruptible(call: Callable[[], runner.RunResult]) -> runner.RunResult:
+def _interruptible(call: Callable[[], RunResult]) -> RunResult:
+    from deepkata.core import runner
+
     try:
         return call()
     except runner.Interrupted as e:
@@ -243,6 +257,8 @@ def show(
 @app.command()
 def tour(out_dir: Out = Path("runs"), seed: Seed = 0, quiet: Quiet = False) -> None:
     """Run every kata's smoke preset and write one summary page, OUT/tour/index.md and index.html."""
+    from deepkata.core import runner
+
     root = out_dir / "tour"
     entries = []
     for k in all_katas():

@@ -17,6 +17,7 @@ from deepkata.core.errors import UserError
 from deepkata.core.records import atomic_write
 
 _NDARRAY = "__ndarray__"
+DEFAULT_INTERVAL = 30.0  # seconds between the checkpoints of a long run (--checkpoint-every)
 
 
 def _pack(obj: Any) -> Any:

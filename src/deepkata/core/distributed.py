@@ -17,13 +17,15 @@ the single-process loss over the same global batch.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from deepkata.core.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def from_env() -> Ranks:
 
 def init(device: torch.device) -> Ranks:
     """Join the process group ``torchrun`` set up (once); a single process joins nothing."""
+    import torch
+
     ranks = from_env()
     if ranks.distributed and not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -80,6 +84,8 @@ def wrap(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
     """``model`` as a ``DistributedDataParallel`` module under torchrun, else unchanged."""
     if not ranks.distributed:
         return model
+    from torch import nn
+
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
@@ -88,6 +94,8 @@ def broadcast(obj: Any, ranks: Ranks) -> Any:
     """Rank 0's ``obj`` on every rank (any picklable object)."""
     if not ranks.distributed:
         return obj
+    import torch
+
     box = [obj if ranks.is_main else None]
     torch.distributed.broadcast_object_list(box, src=0)
     return box[0]
@@ -97,6 +105,8 @@ def all_sum(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     """The sum of ``values`` over all ranks (a new tensor; ``values`` is left as it was)."""
     if not ranks.distributed:
         return values.clone()
+    import torch
+
     total = values.detach().clone()
     torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
     return total
@@ -104,10 +114,13 @@ def all_sum(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
 
 def barrier(ranks: Ranks) -> None:
     if ranks.distributed:
+        import torch
+
         torch.distributed.barrier()
 
 
 def shutdown() -> None:
-    """Leave the process group, if this process joined one."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    """Leave the process group, if this process joined one (it cannot have without PyTorch loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

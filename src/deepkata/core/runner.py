@@ -40,7 +40,7 @@ from deepkata.core.progress import Bar, ProgressBoard
 from deepkata.core.registry import Kata, all_katas, get_kata
 from deepkata.core.seeding import seed_everything
 
-DEFAULT_CHECKPOINT_INTERVAL = 30.0  # seconds between checkpoints of a long run
+DEFAULT_CHECKPOINT_INTERVAL = checkpoint.DEFAULT_INTERVAL
 CHECKPOINT_FORMAT = "deepkata-engine-1"
 P = TypeVar("P")
 

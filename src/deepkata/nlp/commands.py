@@ -9,11 +9,7 @@ from typing import Annotated
 import typer
 
 from deepkata.core import records
-from deepkata.core.device import resolve
 from deepkata.core.errors import UserError
-from deepkata.nlp.decode import translate_ids
-from deepkata.nlp.tokenize import join_japanese, tokenize_english
-from deepkata.nlp.translator import load_translator
 
 
 def translate(
@@ -24,6 +20,12 @@ def translate(
     device: Annotated[str, typer.Option("--device", help="Where to decode: auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Translate English sentences into Japanese; unknown words show as <unk>."""
+    # PyTorch and the model code load here, not when the deepkata command starts
+    from deepkata.core.device import resolve
+    from deepkata.nlp.decode import translate_ids
+    from deepkata.nlp.tokenize import join_japanese, tokenize_english
+    from deepkata.nlp.translator import load_translator
+
     path = run_dir / "translator.pt"
     if not (run_dir / records.CONFIG).is_file():
         raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deepkata.core import device as device_mod
 from deepkata.core import records
 from deepkata.core.errors import UserError
-from deepkata.timeseries import forecast as forecast_mod
-from deepkata.timeseries.ohlc import OHLC, read_ohlc
-from deepkata.timeseries.synthetic import synthetic_ohlc
+
+if TYPE_CHECKING:
+    from deepkata.timeseries.ohlc import OHLC
 
 
 def _series(run_dir: Path, config: dict, data: Path | None, features: tuple[str, ...]) -> OHLC:
     """The series to forecast from: --data, else the data the run was trained on."""
+    from deepkata.timeseries.ohlc import read_ohlc
+    from deepkata.timeseries.synthetic import synthetic_ohlc
+
     if data is not None:
         return read_ohlc(data, require=features)
     if config.get("data"):
@@ -32,6 +34,10 @@ def forecast(
     device: Annotated[str, typer.Option("--device", help="Where the model runs: auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Print the forecast close after the last day of the data, from a trained fx-forecast run."""
+    # PyTorch and the model code load here, not when the deepkata command starts
+    from deepkata.core import device as device_mod
+    from deepkata.timeseries import forecast as forecast_mod
+
     where = device_mod.resolve(device)
     if not (run_dir / records.CONFIG).is_file():
         raise UserError(f"{run_dir}: not a run folder (no {records.CONFIG})")
