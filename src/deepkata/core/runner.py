@@ -40,7 +40,6 @@ from deepkata.core.progress import Bar, ProgressBoard
 from deepkata.core.registry import Kata, all_katas, get_kata
 from deepkata.core.seeding import seed_everything
 
-DEFAULT_CHECKPOINT_INTERVAL = checkpoint.DEFAULT_INTERVAL
 CHECKPOINT_FORMAT = "deepkata-engine-1"
 P = TypeVar("P")
 
@@ -73,7 +72,7 @@ class Run:
         preset: str,
         seed: int,
         progress: ProgressBoard,
-        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        checkpoint_interval: float = checkpoint.DEFAULT_INTERVAL,
         data: Path | None = None,
         device: torch.device | None = None,
         precision: Precision = "fp32",
@@ -238,7 +237,7 @@ def execute(
     overrides: Mapping[str, Any] | None = None,
     quiet: bool = False,
     resume_dir: Path | None = None,
-    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    checkpoint_interval: float = checkpoint.DEFAULT_INTERVAL,
     data: Path | None = None,
     threads: int | None = None,
     device: str = "auto",
@@ -387,7 +386,7 @@ def resume(
     run_dir: Path,
     *,
     quiet: bool = False,
-    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    checkpoint_interval: float = checkpoint.DEFAULT_INTERVAL,
     device: str | None = None,
 ) -> RunResult:
     """Continue an interrupted run in its own folder, from its last checkpoint.
