@@ -143,3 +143,18 @@ def test_a_run_s_thread_count_ends_with_the_run(toy_kata, tmp_path):
         assert torch.get_num_threads() == 3  # the next kata of a tour does not inherit this one's 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_run_folder_files_follow_the_umask(toy_kata, tmp_path, umask, mode):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        res = run_toy(toy_kata, tmp_path)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in res.dir.iterdir() if p.is_file()}
+    assert modes and set(modes.values()) == {mode}, modes  # not mkstemp's 0600 for every umask
+    assert stat.S_IMODE(res.dir.stat().st_mode) == 0o777 & ~umask

@@ -3,7 +3,8 @@
 A run folder holds ``config.json``, ``env.json``, ``metrics.jsonl``, PNG figures, CSV tables,
 ``report.md``/``report.html`` and, last of all, ``result.json``. Every file but the metrics log
 is written to a temporary name in the same folder and renamed into place, so a killed run
-leaves either the old file or the new one, never half of one.
+leaves either the old file or the new one, never half of one. Files get the mode that ``open``
+would give them (0666 less the umask), so a run folder can be shared or served.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; give the file what open() would, as the umask says
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -42,6 +45,13 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back: Python < 3.13 has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: Path, text: str) -> None:
