@@ -8,15 +8,18 @@ import sys
 
 import pytest
 
-def test_list_shows_every_kata(cli, toy_kata):
+def test_list_shows_every_kata(cli, toy_kata, monkeypatch):
     code, out, _ = cli("list", "--json")
     assert code == 0
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["binary-addition"]["topic"] == "rnn"
     assert "Day 3" in rows["binary-addition"]["section"]
     assert rows["toy"]["presets"] == ["smoke", "default", "full"]
+    monkeypatch.setenv("COLUMNS", "300")
     code, out, _ = cli("list")
-    assert code == 0 and "binary-addition" in out
+    assert code == 0 and "presets" in out.splitlines()[1]
+    row = next(line for line in out.splitlines() if "binary-addition" in line)
+    assert "smoke, default, curriculum, full" in row
 
 
 def test_info_lists_fields_presets_and_expectations(cli, monkeypatch):
@@ -70,11 +73,33 @@ def test_models_lists_the_registry_with_parameter_counts(cli, monkeypatch):
     assert code == 0 and "parameters: 17,152 at the defaults" in out and "output_size" in out
 
 
-def test_typer_usage_errors_exit_2(cli):
-    code, _, err = cli("lst")
-    assert code == 2 and "Did you mean 'list'?" in err
-    code, _, err = cli("run", "binary-addition", "--seed", "-1")
-    assert code == 2
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lst"], "deepkata: error: No such command 'lst'. Did you mean 'list'? (see deepkata --help)"),
+        (["run", "binary-addition", "--seed", "-1"], "deepkata run: error: Invalid value for '--seed': Input should be greater than or equal to 0"),
+        (["run", "binary-addition", "--seed", "x"], "Invalid value for '--seed'"),
+        (["run"], "deepkata run: error: Missing argument 'KATA'."),
+        (["run", "binary-addition", "--bogus"], "No such option: --bogus"),
+        (["translate", "--beam", "0"], "deepkata translate: error: Invalid value for '--beam'"),
+    ],
+)
+def test_typer_usage_errors_are_one_line_and_exit_2(cli, args, message):
+    code, out, err = cli(*args)
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1 and "Usage:" not in err
+
+
+def test_help_names_arguments_plainly(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = cli("run", "--help")
+    assert code == 0 and "Usage: deepkata run [OPTIONS] KATA\n" in out
+    for text in ("--set KEY=VALUE", "--seed N", "--precision fp32|bf16", "--out DIR"):
+        assert text in out
+    for odd in ("{", "<str>", "<int range>", "list[str]", "<path>"):
+        assert odd not in out
+    code, out, _ = cli("translate", "--help")
+    assert code == 0 and "[TEXT]..." in out and "<list[str]>" not in out
 
 
 def test_run_show_and_strict(cli, toy_kata, tmp_path):

@@ -6,15 +6,18 @@ input, reported on one line without a traceback; 130 interrupted (the run can be
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer import TyperException
+from typer.core import TyperCommand
 from rich.console import Console
 from rich.table import Table
 
@@ -29,6 +32,34 @@ if TYPE_CHECKING:
     from deepkata.core.runner import RunResult
 
 
+class _Command(TyperCommand):
+    """Help in the usual style: ``deepkata run [OPTIONS] KATA``, ``[TEXT]...``, an argument by its name
+    alone (typer would write ``{kata}`` and ``<str>``)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        return pieces + [_argument_label(p, usage=True) for p in self.get_params(ctx) if p.param_type_name == "argument"]
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {"argument": [], "option": []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.param_type_name in sections:
+                label = _argument_label(param, usage=False) if param.param_type_name == "argument" else record[0]
+                sections[param.param_type_name].append((label, record[1]))
+        for title, key in (("Arguments", "argument"), ("Options", "option")):
+            if sections[key]:
+                with formatter.section(title):
+                    formatter.write_dl(sections[key])
+
+
+def _argument_label(param: Any, *, usage: bool) -> str:
+    label = param.metavar or (param.name or "").upper()
+    if usage and not param.required:
+        label = f"[{label}]"
+    return label + ("..." if param.nargs != 1 else "")
+
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -36,6 +67,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Runnable, verified, reproducible katas of the JDLA E-qualification deep-learning curriculum.",
 )
+command = functools.partial(app.command, cls=_Command)
 class _Consoles:
     """stdout and stderr consoles, made when first used so that COLUMNS and redirection apply."""
 
@@ -51,10 +83,10 @@ class _Consoles:
 _consoles = _Consoles()
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars; print only the run folder.")]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Folder that holds the runs.")]
-Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of every random generator.")]
-Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
-Precision = Annotated[str, typer.Option("--precision", help="fp32, or bf16 autocast where the kata allows it.")]
+Out = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder that holds the runs.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, metavar="N", help="Seed of every random generator.")]
+Device = Annotated[str, typer.Option("--device", metavar="DEVICE", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+Precision = Annotated[str, typer.Option("--precision", metavar="fp32|bf16", help="fp32, or bf16 autocast where the kata allows it.")]
 
 
 def _version(value: bool) -> None:
@@ -70,9 +102,9 @@ def _root(
     pass
 
 
-@app.command("list")
+@command("list")
 def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
-    """List the katas: name, topic, curriculum section and what each does."""
+    """List the katas: name, topic, curriculum section, what each does and its presets."""
     katas = all_katas()
     if as_json:
         rows = [
@@ -87,13 +119,14 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
     table.add_column("topic", no_wrap=True)
     table.add_column("curriculum section")
     table.add_column("description")
+    table.add_column("presets")
     for k in katas:
-        table.add_row(k.name, k.topic, k.section, k.description)
+        table.add_row(k.name, k.topic, k.section, k.description, ", ".join(k.presets))
     _consoles.out.print(table)
 
 
-@app.command()
-def info(name: Annotated[str, typer.Argument(help="A kata (`deepkata list`) or a model (`deepkata models`).")]) -> None:
+@command()
+def info(name: Annotated[str, typer.Argument(metavar="NAME", help="A kata (`deepkata list`) or a model (`deepkata models`).")]) -> None:
     """Show a kata's config fields, presets and expectations, or a model's config and parameter count."""
     from deepkata.models import list_models
 
@@ -137,7 +170,7 @@ def _model_info(name: str) -> None:
     _consoles.out.print(table)
 
 
-@app.command("models")
+@command("models")
 def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List the model registry: every architecture, its topic and its parameter count at the defaults."""
     from deepkata.models import get_model, list_models
@@ -173,19 +206,19 @@ def _finish(result: RunResult, quiet: bool, strict: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def run(
-    kata: Annotated[str, typer.Argument(help="Kata name (see `deepkata list`).")],
-    preset: Annotated[str, typer.Option("--preset", "-p", help="smoke, default, full or a kata's own preset.")] = "default",
-    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a config field: key=value (repeatable).")] = None,
+    kata: Annotated[str, typer.Argument(metavar="KATA", help="Kata name (see `deepkata list`).")],
+    preset: Annotated[str, typer.Option("--preset", "-p", metavar="NAME", help="smoke, default, full or a kata's own preset.")] = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config field: key=value (repeatable).")] = None,
     seed: Seed = 0,
     out_dir: Out = Path("runs"),
-    data: Annotated[Path | None, typer.Option("--data", help="Real data instead of the kata's embedded data.")] = None,
-    resume_dir: Annotated[Path | None, typer.Option("--resume", help="Continue this interrupted run of KATA instead.")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="PyTorch threads (default: what the kata runs best with).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", metavar="PATH", help="Real data instead of the kata's embedded data.")] = None,
+    resume_dir: Annotated[Path | None, typer.Option("--resume", metavar="RUN_DIR", help="Continue this interrupted run of KATA instead.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, metavar="N", help="PyTorch threads (default: what the kata runs best with).")] = None,
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
-    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, help="Seconds between checkpoints.")] = checkpoint.DEFAULT_INTERVAL,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0, metavar="SECONDS", help="Seconds between checkpoints.")] = checkpoint.DEFAULT_INTERVAL,
     device: Device = "auto",
     precision: Precision = "fp32",
 ) -> None:
@@ -211,12 +244,12 @@ def run(
     _finish(result, quiet, strict)
 
 
-@app.command()
+@command()
 def resume(
-    run_dir: Annotated[Path, typer.Argument(help="The folder of an interrupted run.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="The folder of an interrupted run.")],
     quiet: Quiet = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when an expectation is not met.")] = False,
-    device: Annotated[str | None, typer.Option("--device", help="Continue on this device instead of the run's own.")] = None,
+    device: Annotated[str | None, typer.Option("--device", metavar="DEVICE", help="Continue on this device instead of the run's own.")] = None,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, in its own folder."""
     from deepkata.core import runner
@@ -235,9 +268,9 @@ def _interruptible(call: Callable[[], RunResult]) -> RunResult:
         raise typer.Exit(130) from None
 
 
-@app.command()
+@command()
 def show(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print result.json as it is.")] = False,
 ) -> None:
     """Print the summary of a finished run."""
@@ -254,7 +287,7 @@ def show(
     _consoles.out.print(f"report: {run_dir / 'report.md'}")
 
 
-@app.command()
+@command()
 def tour(out_dir: Out = Path("runs"), seed: Seed = 0, quiet: Quiet = False) -> None:
     """Run every kata's smoke preset and write one summary page, OUT/tour/index.md and index.html."""
     from deepkata.core import runner
@@ -298,22 +331,39 @@ def add_task_commands(target: typer.Typer, commands: Sequence[tuple[str, str]]) 
     """Add each (name, "module:function") of ``commands`` to ``target`` as a subcommand."""
     for name, spec in commands:
         module, _, function = spec.partition(":")
-        target.command(name)(getattr(importlib.import_module(module), function))
+        target.command(name, cls=_Command)(getattr(importlib.import_module(module), function))
 
 
 add_task_commands(app, COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``deepkata`` script: typer reports its own usage errors (exit 2)."""
+    """Entry point of the ``deepkata`` script. Bad input, ours or a usage error that typer finds
+    (an option's value out of range, a missing argument), is one line on stderr and exit 2."""
     try:
-        app(args=argv, prog_name="deepkata")
+        code = app(args=argv, prog_name="deepkata", standalone_mode=False)
     except UserError as e:
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone says what was wrong
-            _consoles.err.print(f"deepkata: error: {e}")
+        _say_error(f"deepkata: error: {e}")
         sys.exit(2)
+    except typer.Abort:
+        _consoles.err.print("deepkata: aborted")
+        sys.exit(1)
+    except TyperException as e:  # click's usage errors: a bad option value, a missing argument
+        if "NoArgsIsHelp" in type(e).__name__ or not hasattr(e, "format_message"):
+            e.show()  # `deepkata` alone, or a group without its command: the help
+        else:
+            context = getattr(e, "ctx", None)
+            where = context.command_path if context is not None else "deepkata"
+            _say_error(f"{where}: error: {e.format_message()} (see {where} --help)")
+        sys.exit(getattr(e, "exit_code", 2))
     finally:
         distributed.shutdown()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say_error(line: str) -> None:
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone says what was wrong
+        _consoles.err.print(line)
 
 
 if __name__ == "__main__":

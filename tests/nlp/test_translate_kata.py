@@ -85,6 +85,9 @@ def test_translate_reports_the_scores_of_the_translator_it_saves(tmp_path, cli):
         code, out, _ = cli("translate", "--run", str(res.dir), "--device", "cpu", *flags, *texts)
         expected = [join_japanese(tgt_vocab.decode(ids)) for ids in translate_ids(model, sources, method=method, beam=beam)]
         assert code == 0 and out.splitlines() == expected
+    code, out, err = cli("translate", "--run", str(res.dir), "--device", "cpu", "zyzzyva cats .")
+    unknown = err.strip().rpartition("read as <unk>: ")[2].split()
+    assert code == 0 and len(out.splitlines()) == 1 and "zyzzyva" in unknown and "cats" not in unknown
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device to decode on")
