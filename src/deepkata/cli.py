@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer import TyperException
-from typer.core import TyperCommand
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
 
 from deepkata import __version__
 from deepkata.catalog import COMMANDS
@@ -27,6 +26,11 @@ from deepkata.core import config as config_mod
 from deepkata.core import checkpoint, distributed, records, report
 from deepkata.core.errors import UserError
 from deepkata.core.registry import all_katas, get_kata
+
+try:  # typer carries its own click since 0.2x; before, click's exceptions are click's
+    from typer import TyperException as _UsageErrors
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException as _UsageErrors
 
 if TYPE_CHECKING:
     from deepkata.core.runner import RunResult
@@ -348,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         _consoles.err.print("deepkata: aborted")
         sys.exit(1)
-    except TyperException as e:  # click's usage errors: a bad option value, a missing argument
+    except _UsageErrors as e:  # click's usage errors: a bad option value, a missing argument
         if "NoArgsIsHelp" in type(e).__name__ or not hasattr(e, "format_message"):
             e.show()  # `deepkata` alone, or a group without its command: the help
         else:
