@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from deepkata.core.errors import UserError
-from deepkata.go.arena import ArenaSettings, GtpProcess, read_games, run_arena, summarize
+from deepkata.go.arena import (
+    ArenaSettings,
+    GtpProcess,
+    read_games,
+    run_arena,
+    summarize,
+)
+from deepkata.go.coords import parse_gtp_vertex
 from deepkata.go.sgf import read_sgf
 
 FAKE = f"{sys.executable} {Path(__file__).parent / 'fake_engine.py'}"
@@ -28,7 +35,11 @@ def test_two_engines_alternate_colours_and_every_game_is_saved(tmp_path):
         assert set(g.engine_scores) == {"A", "B"} and g.scores_agree  # both engines count as we do
         sgf = read_sgf(tmp_path / f"game-{g.index:04d}.sgf")
         state = sgf.to_state()
-        assert state.score() == g.our_score and sgf.info["PB"].startswith(g.black)
+        assert state.score() == g.area_score and sgf.info["PB"].startswith(g.black)
+        # where the area count and the engines' differ, both engines named the same dead stones
+        dead = [parse_gtp_vertex(v, 5) for v in g.dead]
+        assert state.without(dead).score() == g.our_score and g.settled_by in (None, "engines")
+        assert (g.settled_by is None) == (g.area_score == g.our_score)
     s = summarize(games)
     assert s["games"] == 3 and s["a_wins"] + s["b_wins"] + s["draws"] == 3
     assert s["scores_checked"] == 3 and s["scores_agree"] == 3 and s["winners_agree"] == 3
@@ -47,7 +58,9 @@ def test_two_engines_alternate_colours_and_every_game_is_saved(tmp_path):
 def test_a_failing_engine_loses_and_the_match_goes_on(tmp_path, mode, reason, detail):
     n = 2 if mode in ("crash", "hang") else 1  # the failed engine is restarted for the next game
     opponent = RANDOM if mode == "refuse" else f"{FAKE} pass"  # only a refusal needs stones played
-    games = run_arena(settings(f"{FAKE} {mode}", opponent, games=n, move_timeout=1.0), tmp_path)
+    # only the hanging engine needs a short timeout; a real engine under load may take over 1 s
+    timeout = 1.0 if mode == "hang" else 20.0
+    games = run_arena(settings(f"{FAKE} {mode}", opponent, games=n, move_timeout=timeout), tmp_path)
     assert len(games) == n
     for g in games:
         assert g.winner == "B" and g.reason == reason and detail in g.detail
@@ -85,3 +98,13 @@ def test_the_arena_command_writes_a_summary(tmp_path, capsys):
     assert "2 games: A 2 wins, B 0, 0 draws" in out and "Elo" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["a_wins"] == 2 and summary["a_score_95"][0] == pytest.approx(0.342, abs=1e-3)
+
+
+def test_an_engine_that_does_not_start_is_one_line_and_leaves_no_folder(tmp_path, capsys):
+    from deepkata.cli import main
+
+    out = tmp_path / "match"
+    with pytest.raises(SystemExit) as e:
+        main(["arena", "--black", RANDOM, "--white", "/no/such/engine", "--out", str(out)])
+    assert e.value.code == 2 and not out.exists()  # a corrected command may use the same --out
+    assert capsys.readouterr().err.strip() == "deepkata: error: --white: cannot start engine '/no/such/engine': No such file or directory"

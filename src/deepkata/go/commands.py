@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE
 
+# the choices that --help lists (deepkata.go.gtp.make_player checks the same names)
+PlayerKind = Literal["random", "mcts"]
+SearchRule = Literal["uct", "rave"]
+
 
 def gtp(
-    player: Annotated[str, typer.Option("--player", help="random or mcts.")] = "mcts",
+    player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, or Monte Carlo tree search.")] = "mcts",
     playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
-    rule: Annotated[str, typer.Option("--rule", help="MCTS selection rule: uct or rave.")] = "uct",
+    rule: Annotated[SearchRule, typer.Option("--rule", help="MCTS selection rule.")] = "uct",
     c: Annotated[float | None, typer.Option("--c", help="Exploration constant (default 1.0 for uct, 0.2 for rave).")] = None,
     resign_below: Annotated[float, typer.Option("--resign-below", min=0, max=1, help="Resign when the expected win rate falls below this (0: never).")] = 0.0,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the player's random numbers.")] = 0,
@@ -32,7 +36,7 @@ def gtp(
 
     chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c)
     engine = GtpEngine(chosen, size=size, komi=komi, log=sys.stderr)
-    engine.run(sys.stdin, sys.stdout)
+    engine.run(sys.stdin.buffer, sys.stdout.buffer)
 
 
 def arena(
@@ -44,26 +48,34 @@ def arena(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the SGF files, games.jsonl and summary.json; an unfinished match there continues.")] = Path("runs/arena"),
     move_timeout: Annotated[float, typer.Option("--move-timeout", min=0.1, help="Seconds an engine may take for one command.")] = 120.0,
     max_moves: Annotated[int | None, typer.Option("--max-moves", min=1, help="Moves before a game is scored as it stands (default 3 x size^2).")] = None,
+    referee: Annotated[str | None, typer.Option("--referee", help="A GTP engine's command line (e.g. \"/usr/games/gnugo --mode gtp\") that names the dead stones when the players disagree; without one such a game is disputed and not counted.")] = None,
 ) -> None:
-    """Play two GTP engines with alternating colours; save every game as SGF; report wins with a 95% interval and Elo."""
+    """Play two GTP engines with alternating colours; save every game as SGF; report wins with a 95% interval and Elo.
+
+    After two passes the dead stones are settled as Go servers do: when the engines' final_score
+    and the area count disagree, the stones both engines name in final_status_list dead are
+    removed, else the referee's are; a game still unsettled is reported as disputed.
+    """
     from rich.console import Console
 
     from deepkata.core import records
     from deepkata.go.arena import ArenaGame, ArenaSettings, run_arena, summarize
 
     console = Console(highlight=False, markup=False, soft_wrap=True)
-    settings = ArenaSettings(black, white, games, size, komi, max_moves or 3 * size * size, move_timeout)
+    settings = ArenaSettings(black, white, games, size, komi, max_moves or 3 * size * size, move_timeout, referee)
 
     def report(game: ArenaGame) -> None:
-        who = "draw" if game.winner is None else f"{game.winner} wins"
-        agree = "" if game.scores_agree is None else ("; engines' final_score agrees" if game.scores_agree else "; engines' final_score differs")
+        who = "disputed, not counted" if game.disputed else "draw" if game.winner is None else f"{game.winner} wins"
+        scores = ", ".join(f"{side} {text}" for side, text in sorted(game.engine_scores.items()))
+        agree = "" if game.scores_agree is None else f"; engines' final_score {'agrees' if game.scores_agree else 'differs'} ({scores})"
         console.print(f"game {game.index}: A {'black' if game.black == 'A' else 'white'}, {who} ({game.reason}: {game.detail}){agree}")
 
     played = run_arena(settings, out, on_game=report)
     summary = summarize(played)
+    disputed = f", {summary['disputed']} disputed (not counted)" if summary["disputed"] else ""
     records.write_json(out / "summary.json", summary)
     console.print(
         f"A = {black}\nB = {white}\n{summary['games']} games: A {summary['a_wins']} wins, B {summary['b_wins']}, "
-        f"{summary['draws']} draws; A scores {summary['describe']} (95%)\nendings: {summary['endings']}\n"
+        f"{summary['draws']} draws{disputed}; A scores {summary['describe']} (95%)\nendings: {summary['endings']}\n"
         f"SGF files and summary.json in {out}"
     )

@@ -4,13 +4,18 @@ The controller writes one command per line to the engine's standard input, ``[id
 [arguments]``; the engine answers ``=[id] result`` or ``?[id] message`` followed by an empty
 line. Following the specification (section 2.2), control characters other than tab and
 newline are dropped, tabs become spaces, ``#`` starts a comment, and empty lines are skipped.
+GTP is ASCII text: the engine reads bytes and decodes them itself, so a line with a byte that
+is not UTF-8 is answered ``? ...`` naming the byte instead of stopping the engine; an id is
+ASCII digits only, and spaces are ASCII spaces.
 
 Commands: protocol_version, name, version, known_command, list_commands, boardsize,
-clear_board, komi, play, genmove, undo, showboard, final_score, quit, time_settings,
-time_left. ``genmove`` thinks for the time the clock allows (``time_settings`` /
+clear_board, komi, play, genmove, undo, showboard, final_score, final_status_list, quit,
+time_settings, time_left. ``genmove`` thinks for the time the clock allows (``time_settings`` /
 ``time_left``, or its own count when the controller does not send ``time_left``), else for the
-player's own budget. Anything malformed or illegal is answered ``? message`` and the engine
-goes on; only ``quit`` or the end of the input stops it.
+player's own budget. ``final_status_list dead`` names the stones that end owned by the opponent
+in most random playouts from the position (:meth:`~deepkata.go.board.GoState.dead_stones`), and
+``final_score`` counts the area with those stones removed. Anything malformed or illegal is
+answered ``? message`` and the engine goes on; only ``quit`` or the end of the input stops it.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import BinaryIO, TextIO
+
+import numpy as np
 
 from deepkata import __version__
 from deepkata.core.errors import UserError, unknown
 from deepkata.go.board import GoState
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE, gtp_vertex, parse_gtp_vertex
+from deepkata.go.players import Decision, MCTSPlayer, Player, RandomPlayer, move_seconds
 from deepkata.search.game import IllegalMove
 from deepkata.search.mcts import SearchConfig
-from deepkata.go.players import Decision, MCTSPlayer, Player, RandomPlayer, move_seconds
 
 
 class GtpError(Exception):
@@ -52,9 +59,32 @@ def score_text(margin: float) -> str:
 
 
 def clean_line(raw: str) -> str:
-    """A command line after GTP's preprocessing: no control characters, comments or edge spaces."""
-    kept = "".join(" " if ch == "\t" else ch for ch in raw if ch == "\t" or ch == "\n" or ord(ch) >= 32 and ord(ch) != 127)
-    return kept.split("#", 1)[0].strip()
+    """A command line after GTP's preprocessing: no control characters, comments or edge spaces.
+
+    Only ASCII counts as space or control here, as in the specification: a no-break space is
+    part of a word, not a separator.
+    """
+    kept = "".join(" " if ch == "\t" else ch for ch in raw if ch == "\t" or ord(ch) >= 32 and ord(ch) != 127)
+    return kept.split("#", 1)[0].strip(" ")
+
+
+def decode_line(raw: bytes) -> str:
+    """One input line as text: UTF-8 (so ASCII), any other byte kept as a lone surrogate
+    (``surrogateescape``) so that :meth:`GtpEngine.handle` can name it."""
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def is_number(word: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes other scripts' digits and superscripts)."""
+    return word.isascii() and word.isdigit()
+
+
+def _undecodable(line: str) -> str | None:
+    """The first byte of ``line`` that was not UTF-8, as ``0xff``, or None."""
+    for ch in line:
+        if "\udc80" <= ch <= "\udcff":
+            return f"0x{ord(ch) - 0xDC00:02x}"
+    return None
 
 
 @dataclass
@@ -111,7 +141,8 @@ class GtpEngine:
             "genmove": self._genmove,
             "undo": self._undo,
             "showboard": lambda args: "\n" + str(self.state),
-            "final_score": lambda args: score_text(self.state.score()),
+            "final_score": self._final_score,
+            "final_status_list": self._final_status_list,
             "time_settings": self._time_settings,
             "time_left": self._time_left,
             "quit": self._quit,
@@ -124,10 +155,13 @@ class GtpEngine:
         line = clean_line(raw)
         if not line:
             return None
-        words = line.split()
+        words = [w for w in line.split(" ") if w]
         ident = ""
-        if words[0].isdigit():
+        if is_number(words[0]):
             ident = words.pop(0)
+        byte = _undecodable(line)
+        if byte is not None:
+            return f"?{ident} invalid byte {byte}: GTP commands are ASCII text\n\n"
         if not words:
             return f"?{ident} missing command\n\n"
         name, args = words[0], words[1:]
@@ -142,13 +176,21 @@ class GtpEngine:
             return f"?{ident} internal error: {type(e).__name__}: {e}\n\n"
         return f"={ident} {result}".rstrip(" ") + "\n\n"
 
-    def run(self, stdin: TextIO, stdout: TextIO) -> None:
-        """Answer commands from ``stdin`` until ``quit`` or the end of the input."""
+    def run(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        """Answer commands from the bytes of ``stdin`` until ``quit`` or the end of the input.
+
+        Responses are written as UTF-8; a character that cannot be (an unpaired surrogate in
+        an echoed argument) is written as a backslash escape. A controller that has gone
+        away (a broken pipe) ends the loop like ``quit``.
+        """
         for raw in stdin:
-            response = self.handle(raw)
+            response = self.handle(decode_line(raw))
             if response is not None:
-                stdout.write(response)
-                stdout.flush()
+                try:
+                    stdout.write(response.encode("utf-8", errors="backslashreplace"))
+                    stdout.flush()
+                except BrokenPipeError:
+                    break
             if not self.running:
                 break
 
@@ -165,12 +207,12 @@ class GtpEngine:
 
     def _boardsize(self, args: list[str]) -> str:
         self._arity(args, 1, "boardsize SIZE")
-        if not args[0].isdigit():
+        if not is_number(args[0]):
             raise GtpError("syntax error: boardsize takes a whole number")
-        size = int(args[0])
-        if not MIN_SIZE <= size <= MAX_SIZE:
-            raise GtpError(f"unacceptable size (this engine plays {MIN_SIZE} to {MAX_SIZE})")
-        self.size = size
+        digits = args[0].lstrip("0") or "0"
+        if len(digits) > 2 or not MIN_SIZE <= int(digits) <= MAX_SIZE:  # no int() of thousands of digits
+            raise GtpError("unacceptable size")  # the exact words the specification gives for boardsize
+        self.size = int(digits)
         return self._clear_board([])
 
     def _clear_board(self, args: list[str]) -> str:
@@ -193,10 +235,7 @@ class GtpEngine:
     def _play(self, args: list[str]) -> str:
         self._arity(args, 2, "play COLOR VERTEX")
         player = parse_color(args[0])
-        try:
-            action = parse_gtp_vertex(args[1], self.size)
-        except ValueError as e:
-            raise GtpError(f"syntax error: {e}") from None
+        action = self._vertex(args[1])
         before = self.state.copy()
         try:
             self.state.play_as(player, action)
@@ -229,6 +268,36 @@ class GtpEngine:
         self.history.append(self.state.copy())
         self.state.play_as(player, decision.action)
         return gtp_vertex(decision.action, self.size)
+
+    def _vertex(self, text: str) -> int:
+        if not text.isascii() or len(text) > 4:  # no other script's digits, no 5000-digit row
+            raise GtpError(f"syntax error: invalid vertex {text!r}")
+        try:
+            return parse_gtp_vertex(text, self.size)
+        except ValueError as e:
+            raise GtpError(f"syntax error: {e}") from None
+
+    def _dead(self) -> list[int]:
+        """Our estimate of the dead stones, the same each time it is asked in one position."""
+        rng = np.random.default_rng(self.state.hash & 0xFFFFFFFF)
+        return self.state.dead_stones(rng, DEAD_STONE_PLAYOUTS)
+
+    def _final_score(self, args: list[str]) -> str:
+        return score_text(self.state.without(self._dead()).score())
+
+    def _final_status_list(self, args: list[str]) -> str:
+        """The stones of a status (``alive``, ``dead`` or ``seki``) as one line of vertices."""
+        self._arity(args, 1, "final_status_list alive|dead|seki")
+        status = args[0].lower()
+        if status not in ("alive", "dead", "seki"):
+            raise GtpError(f"syntax error: status {args[0]!r}: expected alive, dead or seki")
+        dead = set(self._dead())
+        stones = self.state.stones().ravel()
+        if status == "seki":  # the playouts do not tell seki from life
+            chosen: list[int] = []
+        else:
+            chosen = [a for a in np.flatnonzero(stones).tolist() if (a in dead) == (status == "dead")]
+        return " ".join(gtp_vertex(a, self.size) for a in chosen)
 
     def _undo(self, args: list[str]) -> str:
         if not self.history:
@@ -281,6 +350,10 @@ def _numbers(args: list[str], command: str) -> list[float]:
 # --- the command ----------------------------------------------------------------------------------------
 
 PLAYERS = ("random", "mcts")
+RULES = ("uct", "rave")
+
+# random playouts behind final_status_list and final_score: a 9x9 estimate takes about 30 ms
+DEAD_STONE_PLAYOUTS = 400
 
 
 # the exploration constant c when none is given: UCT needs it; RAVE explores through its AMAF values
@@ -295,8 +368,8 @@ def make_player(
         return RandomPlayer(seed)
     if kind != "mcts":
         raise unknown("player", kind, PLAYERS)
-    if rule not in ("uct", "rave"):
-        raise unknown("search rule", rule, ("uct", "rave"))
+    if rule not in RULES:
+        raise unknown("search rule", rule, RULES)
     if playouts is not None and playouts < 1:
         raise UserError(f"--playouts must be >= 1, got {playouts}")
     if seconds is not None and not seconds > 0:

@@ -20,9 +20,9 @@ from typing import Literal
 from deepkata.go.arena import GtpProcess, GtpRefusal
 from deepkata.go.board import GoState
 from deepkata.go.coords import gtp_vertex, parse_gtp_vertex
-from deepkata.search.game import IllegalMove
 from deepkata.go.gtp import score_text
 from deepkata.go.players import RandomPlayer
+from deepkata.search.game import IllegalMove
 
 GNUGO = "/usr/games/gnugo"
 GNUGO_REFEREE_FLAGS = "--mode gtp --chinese-rules --positional-superko --forbid-suicide --capture-all-dead --level 1"
