@@ -162,7 +162,7 @@ def test_tour_runs_every_smoke_preset_and_links_each_run(cli, toy_kata, tmp_path
     (run_dir,) = (tmp_path / "tour" / "toy").iterdir()
     assert f"[toy](toy/{run_dir.name}/report.md)" in index
     assert "| completed | 1/3 |" in index
-    assert "❌ not met | total reaches 10" in index
+    assert "**not met** | total reaches 10" in index
     html = (tmp_path / "tour" / "index.html").read_text()
     assert f'href="toy/{run_dir.name}/report.html"' in html
 

@@ -39,8 +39,10 @@ def test_a_run_leaves_a_complete_record(toy_kata, tmp_path):
     report = (res.dir / "report.md").read_text()
     assert "Toy summary." in report
     assert "## Expectations (1/3 met)" in report
-    assert "❌ not met | total reaches 10 | train/total >= 10 | 2.5" in report
-    assert "<table>" in (res.dir / "report.html").read_text()
+    assert "**not met** | total reaches 10 | train/total >= 10 | 2.5" in report
+    page = (res.dir / "report.html").read_text()
+    assert "<table>" in page and '<td class="unmet">not met</td>' in page and '<td class="met">met</td>' in page
+    assert not any(0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F300 for c in page)  # no emoji: boxes without the font
 
 
 def test_overrides_are_recorded_and_reported(toy_kata, tmp_path):

@@ -211,3 +211,11 @@ def test_frozenlake_preset_meets_the_issue_target(tmp_path):
 def test_presets_meet_their_expectations(tmp_path, kata, preset):
     res = run_kata(kata, tmp_path, preset=preset)
     assert all(e["met"] for e in res.result["expectations"]), res.result["expectations"]
+
+
+def test_policy_gradient_curves_average_the_episodes_that_end_on_one_step():
+    from deepkata.rl.katas.policy_gradient import _mean_by_step
+
+    episodes = np.array([[20, 5.0], [10, 1.0], [10, 3.0], [30, 9.0], [10, 2.0]])
+    steps, returns = _mean_by_step(episodes)
+    assert steps.tolist() == [10, 20, 30] and returns.tolist() == [2.0, 5.0, 9.0]  # one point per step, no whiskers

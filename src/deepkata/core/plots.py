@@ -30,3 +30,22 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     n = counts[idx] - counts[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, (sums[idx] - sums[lo]) / np.maximum(n, 1), np.nan)
+
+
+def scale_for(values: Any, *, min_span: float = 20.0) -> str:
+    """``"log"`` when the values are positive and span at least a factor ``min_span``, else ``"linear"``.
+
+    A log axis over 61.5–62.4 has no decade in view and labels its ticks 6.15×10¹; a linear one reads.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0 or x.min() <= 0:
+        return "linear"
+    return "log" if x.max() / x.min() >= min_span else "linear"
+
+
+def integer_ticks(ax: Any, axis: str = "x") -> None:
+    """Ticks on whole numbers only (epochs, games), never 1.5."""
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))

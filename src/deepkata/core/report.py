@@ -46,10 +46,14 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | N
     return "\n".join(lines)
 
 
+# words, not ✅/❌: those need an emoji font, and show as empty boxes without one; the HTML colours them
+_MET, _UNMET = "**met**", "**not met**"
+
+
 def expectation_rows(expectations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "": "✅ met" if e["met"] else "❌ not met",
+            "": _MET if e["met"] else _UNMET,
             "expectation": e["description"],
             "criterion": _criterion(e),
             "observed": fmt(e["value"]) + (f" ({e['note']})" if e.get("note") else ""),
@@ -132,11 +136,16 @@ _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
 table { border-collapse: collapse; margin: 1rem 0; } th, td { border: 1px solid #ccc; padding: .25rem .5rem; }
 th { background: #f4f4f4; } img { max-width: 100%; } code { background: #f4f4f4; padding: 0 .2rem; }
+td.met { color: #116329; background: #dafbe1; font-weight: 600; white-space: nowrap; }
+td.unmet { color: #a40e26; background: #ffebe9; font-weight: 600; white-space: nowrap; }
 """
 
 
 def to_html(markdown: str, *, title: str) -> str:
     body = MarkdownIt("commonmark").enable("table").render(markdown)
+    for word, css in ((_MET, "met"), (_UNMET, "unmet")):
+        plain = word.strip("*")
+        body = body.replace(f"<td><strong>{plain}</strong></td>", f'<td class="{css}">{plain}</td>')
     return (
         f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head>\n<body>\n{body}</body></html>\n"

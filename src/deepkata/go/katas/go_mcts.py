@@ -23,7 +23,7 @@ import numpy as np
 from deepkata.core import records
 from deepkata.core.config import KataConfig, param
 from deepkata.core.engine import JobContext, JobSpec, Task
-from deepkata.core.plots import figure
+from deepkata.core.plots import figure, integer_ticks
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.go.board import GoState
@@ -185,12 +185,16 @@ def _figure(games: list[dict[str, Any]], estimate: MatchEstimate) -> Any:
     colours = ["black" if g["mcts"] == "black" else "lightgray" for g in games]
     ax_margin.bar(index, [g["margin"] for g in games], color=colours, edgecolor="black", linewidth=0.5)
     ax_margin.axhline(0, color="k", lw=0.8)
-    ax_margin.set(xlabel="game (dark: MCTS is Black)", ylabel="MCTS area - opponent area, komi incl.", title="margin per game")
+    integer_ticks(ax_margin)
+    ax_margin.set(xlabel="game (dark: MCTS is Black)", ylabel="MCTS area − opponent area, komi incl.", title="margin per game")
     ax_score.errorbar(
         [0], [estimate.score], yerr=[[estimate.score - estimate.score_low], [estimate.score_high - estimate.score]],
         fmt="o", capsize=8, color="tab:blue",
     )  # fmt: skip
     ax_score.axhline(0.5, color="tab:red", ls="--", lw=0.8, label="random vs random")
-    ax_score.set(xlim=(-1, 1), ylim=(0, 1.05), xticks=[], ylabel="MCTS score (wins + draws/2)", title="score, 95% Wilson interval")
+    ax_score.annotate(f"{estimate.score:.2f} [{estimate.score_low:.2f}, {estimate.score_high:.2f}]", (0, estimate.score),
+                      xytext=(12, 0), textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+    ax_score.set(xlim=(-1, 1), ylim=(0, 1.05), xticks=[0], xticklabels=[f"MCTS against random, {len(games)} games"],
+                 ylabel="MCTS score (wins + draws/2)", title="score, 95% Wilson interval")  # fmt: skip
     ax_score.legend(fontsize=8)
     return fig

@@ -29,7 +29,7 @@ from deepkata.core import config as config_mod
 from deepkata.core.config import Config, ConfigError, KataConfig, param
 from deepkata.core.device import autocast
 from deepkata.core.engine import JobSpec
-from deepkata.core.plots import figure
+from deepkata.core.plots import figure, integer_ticks, scale_for
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.report import markdown_table
 from deepkata.core.runner import Run
@@ -256,6 +256,9 @@ def _curve_figure(models: dict[str, dict[str, Any]]) -> Any:
         ax_bleu.plot(epochs, [e["dev_bleu"] for e in job["history"]], marker="o", label=LABELS[name])
         ax_loss.plot(epochs, [e["loss"] for e in job["history"]], marker="o", label=LABELS[name])
     ax_bleu.set(xlabel="epoch", ylabel="dev BLEU (greedy)", title="Dev BLEU")
-    ax_loss.set(xlabel="epoch", ylabel="training loss (label-smoothed CE)", yscale="log", title="Training loss")
+    ax_loss.set(xlabel="epoch", ylabel="training loss (label-smoothed CE)", title="Training loss",
+                yscale=scale_for([e["loss"] for job in models.values() for e in job["history"]], min_span=10))  # fmt: skip
+    for ax in (ax_bleu, ax_loss):
+        integer_ticks(ax)
     ax_bleu.legend(fontsize=8)
     return fig

@@ -223,6 +223,13 @@ def _summary(cfg: PolicyGradientConfig, seeds: list[int], m: dict[str, Any]) -> 
     return " ".join(parts)
 
 
+def _mean_by_step(episodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(step, return) rows → one mean return per step: the vector environments end several
+    episodes on the same step, which a line through them draws as vertical whiskers."""
+    steps, index = np.unique(episodes[:, 0], return_inverse=True)
+    return steps, np.bincount(index, weights=episodes[:, 1]) / np.bincount(index)
+
+
 def _curves(cfg: PolicyGradientConfig, seeds: list[int], jobs: dict[str, dict[str, Any]]) -> Any:
     fig, axes = figure(1, len(cfg.algorithms), width=5.0, height=3.6)
     for ax, alg in zip(np.atleast_1d(axes), cfg.algorithms):
@@ -230,10 +237,11 @@ def _curves(cfg: PolicyGradientConfig, seeds: list[int], jobs: dict[str, dict[st
             job = jobs[f"{alg}/{seed}"]
             colour = f"C{k % 10}"
             if len(job["episodes"]):
-                ax.plot(job["episodes"][:, 0], moving_average(job["episodes"][:, 1], cfg.smooth), color=colour, lw=0.9, label=f"seed {seed}")
+                steps, returns = _mean_by_step(job["episodes"])
+                ax.plot(steps, moving_average(returns, cfg.smooth), color=colour, lw=0.9, label=f"seed {seed}")
             if len(job["evaluations"]):
                 ax.plot(job["evaluations"][:, 0], job["evaluations"][:, 1], "o", color=colour, ms=3)
-        ax.axhline(cfg.threshold, color="k", ls=":", lw=0.8)
+        ax.axhline(cfg.threshold, color="k", ls=":", lw=0.8, label=f"solved ({cfg.threshold:g})")
         ax.set(xlabel="environment steps", ylabel="return", title=f"{alg} (dots: {cfg.evaluation} evaluations)")
         ax.legend(fontsize=7)
     return fig

@@ -26,7 +26,7 @@ import torch
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.engine import JobContext, JobSpec
-from deepkata.core.plots import figure, moving_average
+from deepkata.core.plots import figure, integer_ticks, moving_average, scale_for
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.rl.dynamic_programming import Solution, TabularModel, finite_horizon_value, policy_iteration, value_iteration
@@ -429,10 +429,13 @@ def _curves_figure(cfg: TabularConfig, curves: dict[str, np.ndarray], m: dict[st
 
 def _q_error_figure(cfg: TabularConfig, jobs: dict[str, dict[str, Any]]) -> Any:
     fig, ax = figure(1, 1, width=7.5, height=3.6)
-    for alg in cfg.algorithms:
-        curve = np.mean([jobs[f"{alg}/{r}"]["q_error_curve"] for r in range(cfg.runs)], axis=0)
+    curves = {alg: np.mean([jobs[f"{alg}/{r}"]["q_error_curve"] for r in range(cfg.runs)], axis=0) for alg in cfg.algorithms}
+    for alg, curve in curves.items():
         ax.plot((np.arange(len(curve)) + 1) * cfg.log_every, np.maximum(curve, 1e-12), lw=1.0, label=alg)
-    ax.set(xlabel="episodes", ylabel="max |Q − Q*|", yscale="log")
+    runs = f"mean of {cfg.runs} runs" if cfg.runs > 1 else "one run"
+    ax.set(xlabel="episodes", ylabel="max over states and actions of |Q − Q*|", yscale=scale_for(np.concatenate(list(curves.values()))),
+           title=f"distance of the learnt Q from the optimal Q* ({runs})")  # fmt: skip
+    integer_ticks(ax)
     ax.legend(fontsize=8)
     return fig
 

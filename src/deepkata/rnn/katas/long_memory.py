@@ -390,10 +390,18 @@ def _explode_text(cfg: LongMemoryConfig, explode: dict[str, dict[str, Any]]) -> 
 
 def _mse_figure(cfg: LongMemoryConfig, done: dict[str, dict[str, Any]]) -> Any:
     fig, ax = figure(1, 1, width=6.4, height=4.2)
-    for cell in cfg.cells:
-        ax.plot(cfg.lengths, [done[f"T{length}/{cell}"]["test_mse"] for length in cfg.lengths], marker="o", label=LABELS[cell])
+    if len(cfg.lengths) == 1:  # one length (the smoke preset): a bar per cell, not lone dots on a line chart
+        (length,) = cfg.lengths
+        mses = [done[f"T{length}/{cell}"]["test_mse"] for cell in cfg.cells]
+        ax.bar([LABELS[cell] for cell in cfg.cells], mses, color=[f"C{i}" for i in range(len(mses))], width=0.6)
+        for x, mse in enumerate(mses):
+            ax.annotate(fmt(mse), (x, mse), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.set(ylabel="test MSE", yscale="log", title=f"Adding problem at T = {length}")
+    else:
+        for cell in cfg.cells:
+            ax.plot(cfg.lengths, [done[f"T{length}/{cell}"]["test_mse"] for length in cfg.lengths], marker="o", label=LABELS[cell])
+        ax.set(xlabel="sequence length T", ylabel="test MSE", yscale="log", title="Adding problem", xticks=list(cfg.lengths))
     ax.axhline(TRIVIAL_MSE, color="k", ls="--", lw=0.8, label="trivial predictor (1/6)")
-    ax.set(xlabel="sequence length T", ylabel="test MSE", yscale="log", title="Adding problem")
     ax.legend(fontsize=8)
     return fig
 
