@@ -12,8 +12,9 @@ from deepkata.core import checkpoint, records, runner
 from deepkata.core.errors import UserError
 from deepkata.timeseries import forecast
 from deepkata.timeseries.metrics import diebold_mariano
+from deepkata.timeseries.ohlc import OHLC
 from deepkata.timeseries.synthetic import synthetic_ohlc
-from deepkata.timeseries.windows import prepare
+from deepkata.timeseries.windows import MinMaxScaler, TargetScaler, prepare
 from tests.conftest import resume_run, run_kata
 
 SMALL = ["epochs=3", "model.window=10", "model.hidden=8", "synthetic_days=400", "batch=16"]
@@ -196,3 +197,116 @@ def test_forecaster_file_loads_with_weights_only_in_both_formats(tmp_path):
     g = forecast.load(tmp_path / "v1.pt")
     assert g.config == f.config
     assert all(torch.equal(g.model.state_dict()[k], v) for k, v in f.model.state_dict().items())
+
+
+# --- a close-only series from FRED, tested from a date --------------------------------------------
+
+
+def write_fred(path, series, holiday_every=20):
+    """FRED's DEXJPUS as downloaded: DATE,DEXJPUS, close only, '.' on holidays (every 20th day here)."""
+    lines = ["DATE,DEXJPUS"]
+    for k, (day, close) in enumerate(zip(series.dates, series.close)):
+        lines.append(f"{day},{'.' if k % holiday_every == 5 else f'{close:.4f}'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_fred_series_trains_up_to_a_date_and_forecasts(tmp_path, cli):
+    series = synthetic_ohlc(7, days=420)
+    fred = write_fred(tmp_path / "DEXJPUS.csv", series)
+    kept = np.array([k % 20 != 5 for k in range(420)])
+    dates, close = series.dates[kept], np.round(series.close[kept], 4)  # 399 days
+    test_from = str(dates[320])
+    runs = tmp_path / "runs"
+    # under bad_rows=error the first holiday stops the run, naming its line, and leaves no run folder
+    code, _, err = cli("run", "fx-forecast", "--preset", "smoke", "--data", str(fred), "-o", str(runs), "-q")
+    assert code == 2
+    assert err.strip().endswith(f"{fred}: line 7: column DEXJPUS: missing value ('.'); to drop the rows without a value: --set bad_rows=drop")
+    assert not list(runs.glob("fx-forecast/*"))
+    code, out, err = cli("run", "fx-forecast", "--preset", "smoke", "--data", str(fred), "-o", str(runs), "-q", "--set", "bad_rows=drop", "--set", f"test_from={test_from}")
+    assert code == 0, err
+    run_dir = next(runs.glob("fx-forecast/*"))
+    m = json.loads((run_dir / "result.json").read_text())["metrics"]
+    assert m["test/days"] == 399 - 320  # every day from test_from on
+    origins = np.arange(319, 398)
+    assert m["test/persistence/rmse"] == pytest.approx(rmse(close[origins], close[origins + 1]), rel=1e-12)
+    report = (run_dir / "report.md").read_text()
+    summary = report.split("## Summary\n\n")[1].split("\n## ")[0]
+    assert summary.startswith(f"Data: DEXJPUS.csv (`{fred}`): 399 days of closes from 2007-04-02 to {dates[-1]}, 21 bad row(s) dropped.")
+    intro = report.split("**Status:**")[0]
+    assert "synthetic" not in intro and "synthetic" not in summary and "generated" not in summary
+    assert f"320 training days up to {dates[319]}, 79 test days from {test_from} to {dates[-1]}" in report
+    assert "the close is column 'DEXJPUS', the only numeric column besides the date" in report
+
+    # the forecast reads the file as the run did (holidays dropped) and ends on its last day
+    code, out, err = cli("forecast", "--run", str(run_dir), "--json", "--device", "cpu")
+    assert code == 0, err
+    got = json.loads(out)
+    f = forecast.load(run_dir / "forecaster.pt")
+    x = (close[-20:, None] - f.scaler.lo) / (f.scaler.hi - f.scaler.lo)
+    with torch.no_grad():
+        scaled = f.model(torch.tensor(x[None], dtype=torch.float32))[0][0, 0].item()
+    assert (got["last_date"], got["last_close"]) == (str(dates[-1]), close[-1])
+    assert got["close"] == pytest.approx(scaled * f.target_scaler.b + f.target_scaler.a, abs=1e-4)
+    inside = close[-20:].min() >= f.scaler.lo[0] - 0.1 * (f.scaler.hi[0] - f.scaler.lo[0]) and close[-20:].max() <= f.scaler.hi[0] + 0.1 * (f.scaler.hi[0] - f.scaler.lo[0])
+    assert (got["warning"] is None) == inside and (err == "") == inside
+
+    # a window far above the training range is forecast with a one-line warning on stderr
+    lifted = write_fred(tmp_path / "lifted.csv", OHLC(series.dates, None, None, None, series.close * 1.5, "lifted"))
+    code, out, err = cli("forecast", "--run", str(run_dir), "--data", str(lifted))
+    lo, hi, top = f.scaler.lo[0], f.scaler.hi[0], np.round(1.5 * series.close[kept], 4)[-20:].max()  # as written
+    share = (top - hi) / (hi - lo)
+    assert code == 0 and share > 0.1
+    assert err == (
+        f"warning: the last 20 days' close reaches {top:.4g}, outside the {lo:.4g}..{hi:.4g} the forecaster was trained "
+        f"on by {share:.0%} of that range; the forecast extrapolates and may be far off\n"
+    )
+    assert out.startswith(str(np.busday_offset(dates[-1], 1, roll="forward")))
+
+
+@pytest.mark.parametrize(
+    "test_from, message",
+    [
+        ("2008/01/02", "test_from: expected a date as YYYY-MM-DD, got '2008/01/02'"),
+        ("2008-02-30", "test_from: expected a date as YYYY-MM-DD, got '2008-02-30'"),
+        ("2007-04-02", "test_from=2007-04-02: outside the series, whose days run from 2007-04-02 to 2008-11-07 ("),
+        ("2008-11-08", "test_from=2008-11-08: outside the series, whose days run from 2007-04-02 to 2008-11-07 ("),
+        ("2007-05-12", "test_from=2007-05-12: 30 training days (of 420 in "),  # a Saturday: the test starts on Monday, day 30
+        ("2008-10-20", "test_from=2008-10-20: leaves 15 test days (of 420 in "),
+    ],
+)
+def test_test_from_is_checked_against_the_series(tmp_path, test_from, message):
+    csv = write_csv(tmp_path / "prices.csv", synthetic_ohlc(1, days=420))
+    with pytest.raises(UserError) as e:
+        fx(tmp_path / "runs", f"test_from={test_from}", data=csv)
+    assert str(e.value).startswith(message)
+    assert not list((tmp_path / "runs").glob("fx-forecast/*"))
+
+
+def test_ohlc_features_on_a_close_only_series_are_refused(tmp_path):
+    fred = write_fred(tmp_path / "DEXJPUS.csv", synthetic_ohlc(7, days=300))
+    with pytest.raises(UserError) as e:
+        fx(tmp_path / "runs", "bad_rows=drop", "model.features=ohlc", data=fred)
+    assert str(e.value) == f"model.features=ohlc: {fred} has no open, high, low column (only close); train on the close alone: --set model.features=close"
+    with pytest.raises(UserError, match="close_column=DEXJPUS: names a column of a --data file, and this run has no --data"):
+        fx(tmp_path / "runs", "close_column=DEXJPUS")
+    assert not list((tmp_path / "runs").glob("fx-forecast/*"))
+
+
+@pytest.mark.parametrize(
+    "window, warning",
+    [
+        ([100.0, 105.0, 108.0], None),
+        ([101.0, 105.0, 110.9], None),  # 9% of the range above it: close enough
+        ([100.0, 105.0, 111.5], "the last 3 days' close reaches 111.5, outside the 100..110 the forecaster was trained on by 15% of that range"),
+        ([95.0, 100.0, 105.0], "the last 3 days' close reaches 95, outside the 100..110 the forecaster was trained on by 50% of that range"),
+    ],
+)
+def test_range_warning_measures_the_last_window_against_the_training_range(window, warning):
+    config = forecast.ForecasterConfig(window=3, hidden=2)
+    model = forecast.ForecastTrainer(config, batch=1, lr=0.1, seed=0).model
+    f = forecast.Forecaster(config, model, MinMaxScaler(np.array([100.0]), np.array([110.0])), TargetScaler("level", 100.0, 10.0), {})
+    closes = np.array([200.0, *window])  # the day before the window is far out, and does not count
+    series = OHLC(np.datetime64("2020-01-06") + np.arange(4), None, None, None, closes, "test")
+    got = f.range_warning(series)
+    assert got == (None if warning is None else f"warning: {warning}; the forecast extrapolates and may be far off")

@@ -96,7 +96,7 @@ def test_files_that_are_not_ohlc_at_all(tmp_path):
         read_ohlc(tmp_path / "missing.csv")
     with pytest.raises(UserError, match="empty file"):
         read_ohlc(write(tmp_path, [""], name="empty.csv"))
-    with pytest.raises(UserError, match="neither UTF-8 nor Shift-JIS"):
+    with pytest.raises(UserError, match=r"bin.csv: line 1: byte 0x81 is neither UTF-8 nor Shift-JIS text"):
         (tmp_path / "bin.csv").write_bytes(b"Date,\x81\x7f")
         read_ohlc(tmp_path / "bin.csv")
     with pytest.raises(UserError, match=r"missing column\(s\) date, open"):
@@ -111,3 +111,112 @@ def test_the_course_file():
     assert len(series) == 2925
     assert (str(series.dates[0]), series.close[0]) == ("2007-04-02", 117.84)
     assert (str(series.dates[-1]), series.close[-1]) == ("2018-07-03", 110.55)
+
+
+# --- encodings: a bad byte is named by its line ------------------------------------------------------------
+
+
+def test_a_bom_then_invalid_utf8_names_the_line_of_the_bad_byte(tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_bytes(b"\xef\xbb\xbfDate,Close\n2020-01-02,100\n2020-01-03,\xff\n")
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == f"{path}: line 3: byte 0xFF is not UTF-8, though the file starts with UTF-8's byte-order mark"
+
+
+@pytest.mark.parametrize("bad", [b"\xb0", b"\xff", b"\x81A", b"\xe3\x81"])  # a half-width kana, no character, a kanji, a cut-off UTF-8 character
+@pytest.mark.parametrize("bom", [False, True])
+def test_utf8_with_one_bad_byte_is_not_mistaken_for_shift_jis(tmp_path, bad, bom):
+    lines = [JA_HEADER, *ROWS[:2], ROWS[2].replace("118.72", "118.7") + "{}", "2007/04/05,118.72,118.99,118.44,118.72"]
+    raw = "\r\n".join(lines).encode("utf-8").replace(b"{}", bad)  # Windows line ends count once
+    path = tmp_path / "fx.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + raw)
+    with pytest.raises(UserError) as e:
+        read_ohlc(path)
+    assert str(e.value).startswith(f"{path}: line 4: byte 0x{bad[0]:02X} is not UTF-8")
+
+
+def test_an_ascii_file_with_one_bad_byte_names_its_line(tmp_path):
+    path = tmp_path / "fx.csv"
+    path.write_bytes(b"Date,Close\n2020-01-02,100\n2020-01-03,10\xb01\n2020-01-06,102\n")
+    with pytest.raises(UserError, match=r"fx.csv: line 3: byte 0xB0 is not UTF-8 \(the rest of the file is\)"):
+        read_ohlc(path, require=("close",))
+
+
+def test_shift_jis_with_japanese_text_beyond_the_header_still_reads(tmp_path):
+    lines = [JA_HEADER + ",備考", *(r + ",祝日前" for r in ROWS)]
+    series = read_ohlc(write(tmp_path, lines, "cp932"))
+    np.testing.assert_array_equal(series.close, [117.84, 118.96, 118.72])
+    assert "Shift-JIS (CP932)" in series.notes[0]
+
+
+# --- close-only series: FRED's DEXJPUS ----------------------------------------------------------------
+
+
+FRED = ["DATE,DEXJPUS", "2020-01-01,.", "2020-01-02,108.43", "2020-01-03,107.85", "2020-01-06,108.07"]
+
+
+def test_fred_close_only_series_with_dots_for_holidays(tmp_path):
+    path = write(tmp_path, FRED, name="DEXJPUS.csv")
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == f"{path}: line 2: column DEXJPUS: missing value ('.'); to drop the rows without a value: --set bad_rows=drop"
+    series = read_ohlc(path, require=("close",), bad_rows="drop")
+    assert [str(d) for d in series.dates] == ["2020-01-02", "2020-01-03", "2020-01-06"]
+    np.testing.assert_array_equal(series.close, [108.43, 107.85, 108.07])
+    assert series.columns == ("close",) and series.dropped == 1
+    assert series.notes == (
+        f"read {path} (UTF-8): 4 data rows, 3 days from 2020-01-02 to 2020-01-06",
+        "the close is column 'DEXJPUS', the only numeric column besides the date",
+        f"dropped 1 bad row(s), 1 of them for a missing value; the first: {path}: line 2: column DEXJPUS: missing value ('.')",
+    )
+
+
+def test_fred_newer_downloads_observation_date_and_empty_cells(tmp_path):
+    lines = ["observation_date,DEXJPUS", "2020-01-01,", "2020-01-02,108.43", "2020-01-03,107.85"]
+    path = write(tmp_path, lines)
+    with pytest.raises(UserError, match=r"line 2: column DEXJPUS: missing value; to drop the rows without a value: --set bad_rows=drop$"):
+        read_ohlc(path, require=("close",))
+    series = read_ohlc(path, require=("close",), bad_rows="drop")
+    np.testing.assert_array_equal(series.close, [108.43, 107.85])
+
+
+def test_close_column_names_the_close(tmp_path):
+    lines = ["Date,Close,Adj Close,Volume", "2020-01-02,100,90,1000", "2020-01-03,101,91,1100"]
+    path = write(tmp_path, lines)
+    np.testing.assert_array_equal(read_ohlc(path, require=("close",)).close, [100, 101])
+    adjusted = read_ohlc(path, require=("close",), close_column="adj close")  # in any case, when unambiguous
+    np.testing.assert_array_equal(adjusted.close, [90, 91])
+    assert "the close is column 'Adj Close' (close_column)" in adjusted.notes
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",), close_column="Adj Clos")
+    assert str(e.value) == f"{path}: line 1: close_column=Adj Clos: no such column (found: Date, Close, Adj Close, Volume); did you mean 'Adj Close'?"
+    with pytest.raises(UserError, match="close_column=Date: that is the date column"):
+        read_ohlc(path, require=("close",), close_column="Date")
+
+
+def test_two_numeric_columns_and_no_close_ask_for_close_column(tmp_path):
+    path = write(tmp_path, ["DATE,DEXJPUS,DEXUSEU", "2020-01-02,108.43,1.1193", "2020-01-03,107.85,1.1147"])
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == (
+        f"{path}: line 1: missing column(s) close; expected 日付,始値,高値,安値,終値 or Date,Open,High,Low,Close, "
+        "or a date and one price column (found: DATE, DEXJPUS, DEXUSEU); if one of them is the close, name it: --set close_column=NAME"
+    )
+    np.testing.assert_array_equal(read_ohlc(path, require=("close",), close_column="DEXUSEU").close, [1.1193, 1.1147])
+
+
+def test_a_quote_left_open_is_named_by_its_line(tmp_path):
+    """Found by fuzzing: a stray quote made a cell of several lines, and the message several lines."""
+    path = write(tmp_path, ["Date,Close", "2020-01-02,100", '2020-01-03,"101', "2020-01-06,102"])
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == f"{path}: line 3: a quote opened on this line is never closed"
+    path = write(tmp_path, ["Date,Close", "2020-01-02,100", '2020-01-03,"101', '"', "2020-01-06,102"])
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == f"{path}: line 3: a quoted cell runs over more than one line; is a closing quote missing?"
+    path = write(tmp_path, ["Date,Close", "", "2020-01-02,100", "2020-01-03,101,9"])
+    with pytest.raises(UserError) as e:
+        read_ohlc(path, require=("close",))
+    assert str(e.value) == f"{path}: line 4: 3 cells, where line 1 has 2"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,21 +16,22 @@ if TYPE_CHECKING:
     from deepkata.timeseries.ohlc import OHLC
 
 
-def _series(run_dir: Path, config: dict, data: Path | None, features: tuple[str, ...]) -> OHLC:
-    """The series to forecast from: --data, else the data the run was trained on."""
+def _series(config: dict, data: Path | None, features: tuple[str, ...]) -> OHLC:
+    """The series to forecast from: --data, else the data the run was trained on, read as the run
+    read its data (its bad_rows and close_column)."""
     from deepkata.timeseries.ohlc import read_ohlc
     from deepkata.timeseries.synthetic import synthetic_ohlc
 
-    if data is not None:
-        return read_ohlc(data, require=features)
-    if config.get("data"):
-        return read_ohlc(config["data"], require=features)
-    return synthetic_ohlc(int(config["seed"]), int(config["config"]["synthetic_days"]))
+    settings = config["config"]
+    path = data if data is not None else config.get("data")
+    if path is None:
+        return synthetic_ohlc(int(config["seed"]), int(settings["synthetic_days"]))
+    return read_ohlc(path, require=features, bad_rows=settings.get("bad_rows", "error"), close_column=settings.get("close_column"))
 
 
 def forecast(
     run_dir: Annotated[Path, typer.Option("--run", help="A finished fx-forecast run folder.")],
-    data: Annotated[Path | None, typer.Option("--data", help="An OHLC CSV to forecast from (default: the run's data).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="A CSV to forecast from, read as the run read its own (bad_rows, close_column); default: the run's data.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     device: Annotated[str, typer.Option("--device", help="Where the model runs: auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
@@ -48,8 +50,11 @@ def forecast(
     if not path.is_file():
         raise UserError(f"{run_dir}: no forecaster.pt; the run did not finish (continue it with: deepkata resume {run_dir})")
     model = forecast_mod.load(path, where)
-    series = _series(run_dir, config, data, model.config.columns)
+    series = _series(config, data, model.config.columns)
     date, value = model.forecast(series)
+    warning = model.range_warning(series)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     result = {
         "date": str(date),
         "close": round(value, 4),
@@ -58,6 +63,7 @@ def forecast(
         "last_close": float(series.close[-1]),
         "model": model.config.cell.upper(),
         "data": series.source,
+        "warning": warning,
     }
     if as_json:
         print(json.dumps(result, ensure_ascii=False))

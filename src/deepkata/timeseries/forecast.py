@@ -39,6 +39,7 @@ FORMAT = "deepkata-forecaster-2"
 FORMAT_1 = "deepkata-forecaster-1"  # its "setup" listed the feature columns; still read
 FeatureSet = Literal["close", "ohlc"]
 FEATURES: dict[str, tuple[str, ...]] = {"close": ("close",), "ohlc": PRICES}  # the price columns of each set
+OUTSIDE = 0.1  # warn when an input window leaves the training range by more than this share of it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +177,24 @@ class Forecaster:
             scaled = self.model(torch.tensor(x, dtype=torch.float32, device=device))[0][:, 0].double().cpu().numpy()
         value = float(self.target_scaler.to_price(scaled, series.close[-1:])[0])
         return np.busday_offset(series.dates[-1], self.config.horizon, roll="forward"), value
+
+    def range_warning(self, series: OHLC) -> str | None:
+        """A one-line warning when the last window leaves the price range the scaler was fitted on
+        by more than ``OUTSIDE`` of that range (the network then extrapolates), else None."""
+        x = series.features(self.config.columns)[-self.config.window :]  # (window, F)
+        lo, hi = np.asarray(self.scaler.lo, dtype=float), np.asarray(self.scaler.hi, dtype=float)  # (F,)
+        # how far each column's lowest and highest value fall outside [lo, hi], as a share of hi - lo
+        below, above = (lo - x.min(axis=0)) / (hi - lo), (x.max(axis=0) - hi) / (hi - lo)
+        k = int(np.argmax(np.maximum(below, above)))
+        share = max(below[k], above[k])
+        if share <= OUTSIDE:
+            return None
+        name, value = self.config.columns[k], (x[:, k].max() if above[k] >= below[k] else x[:, k].min())
+        return (
+            f"warning: the last {self.config.window} days' {name} reaches {value:.4g}, outside the "
+            f"{lo[k]:.4g}..{hi[k]:.4g} the forecaster was trained on by {share:.0%} of that range; "
+            "the forecast extrapolates and may be far off"
+        )
 
 
 def median_gap_days(dates: np.ndarray) -> float:

@@ -7,7 +7,9 @@ yen, against persistence, drift and a moving average on exactly the same days, w
 Diebold-Mariano test of the model against persistence.
 
 Without ``--data`` it runs on a generated series (:mod:`deepkata.timeseries.synthetic`) and
-says so; ``--data $DEEPKATA_DATA/fx/usd_jpy.csv`` runs it on the course's file. The trained
+says so; ``--data $DEEPKATA_DATA/fx/usd_jpy.csv`` runs it on the course's file, and a close-only
+series such as FRED's DEXJPUS runs with ``--set bad_rows=drop`` (its holidays are ``.``). The
+test period is the last 20% of days, or every day from ``test_from`` on. The trained
 forecaster is saved as ``forecaster.pt`` for ``deepkata forecast``.
 
 Each fit (one, or one per walk-forward fold) is a job on the training engine, an epoch a step.
@@ -17,15 +19,18 @@ weights, losses and scores are a single process's up to float rounding.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from deepkata.core.config import ConfigError, KataConfig, param
 from deepkata.core.engine import JobContext, JobSpec
-from deepkata.core.plots import figure
+from deepkata.core.plots import figure, integer_ticks, scale_for
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.timeseries import baselines, forecast
@@ -42,23 +47,73 @@ class FXForecastConfig(KataConfig):
     batch: int = param(32, "windows per step (the global batch under torchrun)", gt=0)
     lr: float = param(0.001, "Adam learning rate", gt=0)
     epochs: int = param(30, "passes over the training windows", gt=0, le=1000)
-    train_fraction: float = param(0.8, "share of the days, oldest first, for training", gt=0, lt=1)
+    train_fraction: float = param(0.8, "share of the days, oldest first, for training (unless test_from is set)", gt=0, lt=1)
+    test_from: str | None = param(None, "first day of the test period, YYYY-MM-DD: train on the days before it, test from it on (none: by train_fraction)")
     valid_fraction: float = param(0.0, "share of the training windows, at its end, held out for early stopping (0: none)", ge=0, lt=0.5)
     patience: int = param(5, "epochs without a better validation loss before stopping", gt=0)
     refit_every: int = param(0, "walk-forward: re-fit from scratch every k test days (0: one fit)", ge=0)
     ma_days: int = param(5, "days of the moving-average baseline", gt=0)
-    bad_rows: Literal["error", "drop"] = param("error", "a bad row in --data: stop with an error, or drop it and say so")
+    bad_rows: Literal["error", "drop"] = param("error", "a bad row in --data (or a missing value, like FRED's '.' for a holiday): stop with an error, or drop it and say so")
+    close_column: str | None = param(None, "the --data column holding the close, for a close-only series such as FRED's DEXJPUS (none: Close or 終値, else the only numeric column); a close-only series trains model.features=close, and ohlc is refused")
     synthetic_days: int = param(2925, "days of the generated series used without --data", ge=200)
 
     def validate(self) -> None:
         if self.model.window <= self.ma_days - 1:
             raise ConfigError(f"model.window {self.model.window} must cover the moving average's {self.ma_days} days")
+        if self.test_from is not None:
+            self.first_test_day()
+
+    def first_test_day(self) -> np.datetime64:
+        """test_from as a day."""
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(self.test_from)):
+                raise ValueError
+            return np.datetime64(dt.date.fromisoformat(str(self.test_from)), "D")
+        except ValueError:
+            raise ConfigError(f"test_from: expected a date as YYYY-MM-DD, got {self.test_from!r}") from None
+
+
+MIN_TEST_DAYS = 20  # the fewest test days worth scoring, and a Diebold-Mariano test
 
 
 def _series(cfg: FXForecastConfig, run: Run) -> OHLC:
     if run.data is None:
+        if cfg.close_column is not None:
+            raise ConfigError(f"close_column={cfg.close_column}: names a column of a --data file, and this run has no --data")
         return synthetic_ohlc(run.seed, cfg.synthetic_days)
-    return read_ohlc(run.data, require=cfg.model.columns, bad_rows=cfg.bad_rows)
+    series = read_ohlc(run.data, require=("close",), bad_rows=cfg.bad_rows, close_column=cfg.close_column)
+    missing = [c for c in cfg.model.columns if c not in series.columns]
+    if missing:
+        raise ConfigError(
+            f"model.features={cfg.model.features}: {series.source} has no {', '.join(missing)} column (only "
+            f"{', '.join(series.columns)}); train on the close alone: --set model.features=close"
+        )
+    return series
+
+
+def _split(cfg: FXForecastConfig, series: OHLC) -> int:
+    """Days in the training period: before test_from, else the first train_fraction of them."""
+    n, m = len(series), cfg.model
+    if cfg.test_from is None:
+        field = f"train_fraction={cfg.train_fraction}"
+        try:
+            n_train = split_point(n, cfg.train_fraction)
+        except ValueError as e:
+            raise ConfigError(f"train_fraction: {e}") from None
+    else:
+        field = f"test_from={cfg.test_from}"
+        day, first, last = cfg.first_test_day(), series.dates[0], series.dates[-1]
+        if not first < day <= last:
+            raise ConfigError(f"{field}: outside the series, whose days run from {first} to {last} ({series.source})")
+        n_train = int(np.searchsorted(series.dates, day))  # the days before test_from
+    if n_train - m.window - m.horizon < 2 * cfg.batch:
+        raise ConfigError(
+            f"{field}: {n_train:,} training days (of {n:,} in {series.source}) leave too few training windows of "
+            f"{m.window} days: it takes {m.window + m.horizon + 2 * cfg.batch} days for two batches of {cfg.batch}"
+        )
+    if n - n_train < MIN_TEST_DAYS:
+        raise ConfigError(f"{field}: leaves {n - n_train} test days (of {n:,} in {series.source}); it takes at least {MIN_TEST_DAYS}")
+    return n_train
 
 
 # --- one fit: a job on the engine -------------------------------------------------------------------
@@ -147,7 +202,7 @@ class FoldJob:
         Expectation("the forecast tracks the price: RMSE within 1.5x persistence's", "test/rmse_ratio", "<=", 1.5, presets=("default", "full")),
         Expectation("yet the course's setup does not significantly beat persistence (a random walk's best forecast)", "test/beats_persistence", "<=", 0, presets=("default",)),
     ],
-    data="a generated USD/JPY-like daily series (synthetic); --data reads an OHLC CSV such as $DEEPKATA_DATA/fx/usd_jpy.csv",
+    data="daily USD/JPY prices: a --data CSV, OHLC like $DEEPKATA_DATA/fx/usd_jpy.csv or close-only like FRED's DEXJPUS; without --data, a generated series",
     takes_data=True,
     threads=1,  # an LSTM of 50 units on batches of 32 runs fastest on one thread
     precisions=("fp32", "bf16"),
@@ -157,13 +212,7 @@ def run(cfg: FXForecastConfig, run: Run) -> Outcome:
     series = _series(cfg, run)
     m = cfg.model
     features, close = series.features(m.columns), series.close
-    n = len(series)
-    try:
-        n_train = split_point(n, cfg.train_fraction)
-    except ValueError as e:
-        raise ConfigError(f"train_fraction: {e}") from None
-    if n_train - m.window - m.horizon < 2 * cfg.batch:
-        raise ConfigError(f"{series.source}: {n} days leave too few training windows of {m.window} days")
+    n, n_train = len(series), _split(cfg, series)
 
     def cut(n_train: int, **kw: Any) -> Prepared:
         return prepare(features, close, n_train=n_train, window=m.window, horizon=m.horizon, target=m.target, **kw)
@@ -222,11 +271,12 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
         r["mape"] = None if r["mape"] is None else f"{r['mape']:.3f}%"
         r["directional_accuracy"] = None if r["directional_accuracy"] is None else f"{r['directional_accuracy']:.1%}"
     metrics_table = run.save_table("test_scores", rows, "Test-period errors in yen, every forecast on the same days")
-    run.save_figure(_forecast_figure(series, origins, h, forecasts, cfg), "forecast", "Test period: actual close, the model's forecast and persistence")
+    name_of_data = "Synthetic series" if run.data is None else Path(series.source).name
+    run.save_figure(_forecast_figure(series, origins, h, forecasts, cfg, name_of_data), "forecast", "Test period: actual close, the model's forecast and persistence")
     run.save_figure(_residual_figure(model - actual, forecasts["persistence"] - actual, cfg), "residuals", "Forecast errors on the test days")
     run.save_figure(_training_figure(folds), "training", "Training (and validation) loss per epoch")
-    sentence = _verdict(cfg, ratio, dm, table)
-    data_line = f"Data: {series.source}" + (" — **synthetic, not market data**." if run.data is None else ".") + " " + " ".join(series.notes)
+    summary = _data_sentence(series, synthetic=run.data is None) + "\n\n" + _verdict(cfg, ratio, dm, table)
+    data_line = "How the data was read: " + "; ".join(series.notes) + "."
     setup_line = (
         f"Setup: {cfg.model.cell.upper()} with {cfg.model.hidden} units on windows of {cfg.model.window} days of {', '.join(cfg.model.columns)}, "
         f"target {cfg.model.target} {h} day(s) ahead; {n_train:,} training days up to {series.dates[n_train - 1]}, "
@@ -239,7 +289,18 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
         ("Data and setup", data_line + "\n\n" + setup_line),
     ]  # fmt: skip
     timings = {"train/seconds_per_epoch": float(np.mean([e["seconds"] for e in history]))}
-    return Outcome(metrics, sentence, sections, timings)
+    return Outcome(metrics, summary, sections, timings)
+
+
+def _data_sentence(series: OHLC, *, synthetic: bool) -> str:
+    """What the run read: the file, its days and their range, the rows dropped."""
+    *first, last = series.columns
+    prices = f"{', '.join(first)} and {last} prices" if first else "closes"
+    days = f"{len(series):,} days of {prices} from {series.dates[0]} to {series.dates[-1]}"
+    if synthetic:
+        return f"Data: {series.source}, **synthetic, not market data**: {days}."
+    dropped = f"{series.dropped:,} bad row(s) dropped" if series.dropped else "no rows dropped"
+    return f"Data: {Path(series.source).name} (`{series.source}`): {days}, {dropped}."
 
 
 def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict[str, Any]]) -> str:
@@ -255,36 +316,64 @@ def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict
     return verdict + " Tomorrow's close is mostly today's close; a chart where the forecast hugs the price shows exactly that, not skill."
 
 
-def _forecast_figure(series: OHLC, origins: np.ndarray, h: int, forecasts: dict[str, np.ndarray], cfg: FXForecastConfig) -> Any:
-    fig, ax = figure(1, 1, width=10, height=4.5)
-    days = series.dates[origins + h]
-    ax.plot(days, series.close[origins + h], color="k", lw=1.2, label="actual close")
-    ax.plot(days, forecasts[cfg.model.cell.upper()], color="tab:red", lw=0.9, label=f"{cfg.model.cell.upper()} forecast")
-    ax.plot(days, forecasts["persistence"], color="tab:blue", lw=0.8, ls="--", label="persistence (tomorrow = today)")
-    ax.set(ylabel="close (yen)", title="Test period")
-    ax.legend(fontsize=8)
+ZOOM_DAYS = 60  # the forecast figure's lower panel: the last test days, where a one-day lag shows
+
+
+def _forecast_figure(
+    series: OHLC, origins: np.ndarray, h: int, forecasts: dict[str, np.ndarray], cfg: FXForecastConfig, name_of_data: str
+) -> Any:
+    """The whole test period, and below it its last ZOOM_DAYS days when the period is much longer."""
+    name = cfg.model.cell.upper()
+    days, actual = series.dates[origins + h], series.close[origins + h]
+    ahead = f"{h} trading day{'s' if h > 1 else ''} ahead"
+    panels = [(slice(None), {}, f"{name_of_data}, test period {days[0]} to {days[-1]}: the close {ahead}")]
+    if len(days) > 2 * ZOOM_DAYS:
+        panels.append((slice(-ZOOM_DAYS, None), {"marker": ".", "ms": 4}, f"Its last {ZOOM_DAYS} days, day by day"))
+    fig, axes = figure(len(panels), 1, width=10, height=3.6)
+    for ax, (k, style, title) in zip(np.atleast_1d(axes), panels):
+        ax.plot(days[k], actual[k], color="k", lw=1.2, label="actual close", **style)
+        ax.plot(days[k], forecasts[name][k], color="tab:red", lw=0.9, label=f"{name} forecast", **style)
+        ax.plot(days[k], forecasts["persistence"][k], color="tab:blue", lw=0.8, ls="--", label="persistence (tomorrow = today)", **style)
+        ax.set(xlabel="date", ylabel="close (yen)", title=title)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=8)
     return fig
 
 
 def _residual_figure(model_err: np.ndarray, naive_err: np.ndarray, cfg: FXForecastConfig) -> Any:
     fig, ax = figure(1, 1, width=6.4, height=4.0)
+    name = cfg.model.cell.upper()
     bins = np.linspace(min(model_err.min(), naive_err.min()), max(model_err.max(), naive_err.max()), 50)
-    ax.hist(naive_err, bins=bins, alpha=0.6, label="persistence", color="tab:blue")
-    ax.hist(model_err, bins=bins, alpha=0.6, label=cfg.model.cell.upper(), color="tab:red")
-    ax.set(xlabel="forecast - actual (yen)", ylabel="days", title="Errors on the test days")
+    for err, label, color in ((naive_err, "persistence", "tab:blue"), (model_err, name, "tab:red")):
+        rmse = float(np.sqrt(np.mean(err**2)))
+        ax.hist(err, bins=bins, histtype="step", lw=1.6, color=color, label=f"{label} (RMSE {rmse:.3g} yen)")
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set(xlabel="forecast - actual (yen)", ylabel="test days", title=f"Forecast errors on the {len(model_err):,} test days")
     ax.legend(fontsize=8)
     return fig
 
 
 def _training_figure(folds: list[dict[str, Any]]) -> Any:
     fig, ax = figure(1, 1, width=6.4, height=4.0)
+    losses: list[float] = []
     for k, f in enumerate(folds):
         epochs = [e["epoch"] for e in f["history"]]
-        label = "" if len(folds) == 1 else f" (fit {k + 1})"
-        ax.plot(epochs, [e["train_loss"] for e in f["history"]], color="tab:blue", alpha=0.8, label="train" + label if k in (0, len(folds) - 1) else None)
+        label = "" if len(folds) == 1 else f" (a line per fit, {len(folds)} fits)"  # one legend entry for them all
+        train = [e["train_loss"] for e in f["history"]]
+        ax.plot(epochs, train, color="tab:blue", alpha=0.8, marker=".", label="train" + label if k == 0 else None)
+        losses += train
         if "valid_loss" in f["history"][0]:
-            ax.plot(epochs, [e["valid_loss"] for e in f["history"]], color="tab:orange", alpha=0.8, label="validation" + label if k in (0, len(folds) - 1) else None)
-    ax.set(xlabel="epoch", ylabel="MSE (scaled)", yscale="log", title="Training")
+            valid = [e["valid_loss"] for e in f["history"]]
+            ax.plot(epochs, valid, color="tab:orange", alpha=0.8, marker=".", label="validation" + label if k == 0 else None)
+            losses += valid
+    fits = "" if len(folds) == 1 else f", {len(folds)} walk-forward fits"
+    ax.set(xlabel="epoch", ylabel="MSE of the scaled target", yscale=scale_for(losses, min_span=10), title=f"Training loss per epoch{fits}")
+    last = max(len(f["history"]) for f in folds)
+    ax.set_xlim(0.5, last + 0.5)
+    if last <= 10:
+        ax.set_xticks(range(1, last + 1))  # every epoch, even a single one
+    else:
+        integer_ticks(ax)
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
-
