@@ -7,16 +7,17 @@ float64 weights and must end with the same weights, so the two really compute on
 
     python bench/binary_addition.py                      # writes bench/results/binary_addition.json
     python bench/binary_addition.py --hidden 16 --number 500 --repeat 3 --out /tmp
+    python bench/binary_addition.py --smoke --out /tmp/ba       # hidden 4, 20 steps a timing (CI)
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _shared import add_options, parse
 
 from deepkata.core.benchmark import record, time_per_call
 from deepkata.core.records import environment
@@ -28,6 +29,7 @@ from deepkata.rnn.simple_rnn_torch import twin, weights_of
 
 BITS = 8
 LR = 0.1
+SMOKE = {"hidden": [4], "number": 20, "repeat": 1}  # the options' values under --smoke
 
 
 def samples(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -115,8 +117,8 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=2000, help="SGD steps per timing")
     parser.add_argument("--repeat", type=int, default=5, help="timings per implementation")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: per-sample work has no parallelism)")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"), help="folder for the JSON record")
-    args = parser.parse_args()
+    add_options(parser)
+    args = parse(parser, SMOKE)
     env = environment()
     torch.set_num_threads(args.threads)
 

@@ -21,6 +21,11 @@ on this machine, and compares this commit's metrics with those.
 
 A record trained on one thread (``threads`` in it) is re-run on one thread; ``--parallel`` runs
 the older code beside this commit's, each on a core of its own.
+
+``--smoke`` (CI) makes one tiny record, the ``bandit`` kata's smoke preset, in ``--out``, and
+rechecks it: it must hold.
+
+    python bench/recheck.py --smoke --out /tmp/recheck
 """
 
 from __future__ import annotations
@@ -36,19 +41,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _shared import RESULTS, add_options, parse
+
 from deepkata.core import records, runner
 from deepkata.core.benchmark import record
 from deepkata.core.registry import get_kata
 
-RESULTS = Path("bench/results")
+SMOKE_KATA = "bandit"  # the kata of the tiny record --smoke makes and rechecks
 WALL_CLOCK = ("playouts_per_s", "seconds_per_move", "seconds_per_epoch", "tokens_per_s")  # metric names that time, not compute
 OLD_KEYS = {"model.cell": "cell", "model.target": "target"}  # --set names before configs were nested
 
 
-def runs_of(name: str) -> list[dict[str, Any]]:
-    """The recorded kata runs ``name`` stands for: kata, preset, seed, overrides, data, metrics."""
+def runs_of(name: str, results: Path) -> list[dict[str, Any]]:
+    """The recorded kata runs ``name`` (a record in ``results``) stands for: kata, preset, seed, overrides, data, metrics."""
     file, _, part = name.partition(":")
-    data = json.loads((RESULTS / (file if file.endswith(".json") else f"{file}.json")).read_text())["results"]
+    data = json.loads((results / (file if file.endswith(".json") else f"{file}.json")).read_text())["results"]
     if file == "fx.json":
         seed = int(part.removeprefix("seed") or 0)
         return [
@@ -139,19 +146,34 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+def smoke_record(out: Path, env: dict[str, Any]) -> str:
+    """Run the ``SMOKE_KATA`` kata's smoke preset and record it in ``out`` as ``bench/run_kata.py`` would; its name."""
+    kata = get_kata(SMOKE_KATA)
+    with tempfile.TemporaryDirectory(prefix="deepkata-recheck-") as tmp:
+        res = runner.execute(kata, kata.preset_config("smoke"), preset="smoke", seed=0, root=Path(tmp), quiet=True)
+    name = f"{SMOKE_KATA}-smoke"
+    record(name, {k: res.result[k] for k in ("kata", "preset", "seed", "overrides", "status", "metrics")}, env=env, out_dir=out)
+    return name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("records", nargs="+", help="record names: binary-addition-curriculum, go.json:mcts_vs_random, fx.json:seed0 ...")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--name", default="recheck", help="the record's name: bench/results/NAME.json")
+    parser.add_argument("records", nargs="*", help="record names: binary-addition-curriculum, go.json:mcts_vs_random, fx.json:seed0 ...")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the folder of the records to recheck")
+    parser.add_argument("--name", default="recheck", help="the record's name: OUT/NAME.json")
     parser.add_argument("--baseline-src", type=Path, default=None, help="also run each kata from this older source tree, here")
     parser.add_argument("--parallel", action="store_true", help="run the older code beside this commit's (for one-thread records)")
-    args = parser.parse_args()
+    add_options(parser)
+    args = parse(parser, {"baseline_src": None, "parallel": False})
     env = records.environment()
+    if args.smoke:
+        args.records, args.results = [smoke_record(args.out, env)], args.out
+    elif not args.records:
+        parser.error("name the records to recheck")
     checks = []
     with tempfile.TemporaryDirectory(prefix="deepkata-recheck-") as tmp:
         for name in args.records:
-            for rec in runs_of(name):
+            for rec in runs_of(name, args.results):
                 checks.append(recheck(rec, Path(tmp), args.baseline_src, args.parallel))
                 print(json.dumps(checks[-1]), flush=True)
     summary = {"all_hold": all(c["holds"] for c in checks), "checks": checks}

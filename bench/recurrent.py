@@ -10,6 +10,7 @@
 
     python bench/recurrent.py                 # one thread, writes bench/results/recurrent.json
     python bench/recurrent.py --threads 2 --out /tmp
+    python bench/recurrent.py --smoke --out /tmp/rec  # one tiny size, one call a timing (CI)
 
 Thread counts are fixed before NumPy and PyTorch load, so both sides use the same.
 """
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
+
+from _shared import add_options, parse
 
 SIZES = [  # batch, steps, inputs, hidden
     (1, 50, 16, 32),
@@ -27,6 +29,7 @@ SIZES = [  # batch, steps, inputs, hidden
     (32, 100, 64, 128),
     (64, 50, 128, 256),
 ]
+SMOKE = {"sizes": [(2, 5, 3, 4)], "number": 1, "repeat": 1, "overhead_number": 2, "overhead_repeat": 1}  # the options' values under --smoke
 
 
 def bench_cell(cell: str, batch: int, steps: int, n_in: int, hidden: int, number: int, repeat: int) -> dict[str, Any]:
@@ -148,8 +151,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads on both sides")
     parser.add_argument("--number", type=int, default=10, help="calls per timing")
     parser.add_argument("--repeat", type=int, default=5, help="timings per implementation")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args()
+    parser.add_argument("--overhead-number", type=int, default=20, help="calls per timing of the sequence model's overhead (at least --number)")
+    parser.add_argument("--overhead-repeat", type=int, default=7, help="interleaved timings of the overhead (at least --repeat)")
+    parser.set_defaults(sizes=SIZES)
+    add_options(parser)
+    args = parse(parser, SMOKE)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
 
@@ -160,8 +166,8 @@ def main() -> None:
 
     env = environment()
     torch.set_num_threads(args.threads)
-    cells = [bench_cell(cell, *size, args.number, args.repeat) for cell in ("lstm", "gru") for size in SIZES]
-    overhead = bench_overhead(max(args.number, 20), max(args.repeat, 7))
+    cells = [bench_cell(cell, *size, args.number, args.repeat) for cell in ("lstm", "gru") for size in args.sizes]
+    overhead = bench_overhead(max(args.number, args.overhead_number), max(args.repeat, args.overhead_repeat))
     record(
         "recurrent",
         {

@@ -21,6 +21,7 @@ brings; without it this script still runs ours and says PPO was skipped.)
     python bench/rl.py                                 # 5 seeds, writes bench/results/rl.json
     python bench/rl.py --seeds 100 101 102 --out /tmp  # validation seeds, used for tuning
     python bench/rl.py --evaluation sampled --budget 300000 --eval-every 10000
+    python bench/rl.py --smoke --out /tmp/rl          # one seed, 600 steps (CI)
 """
 
 from __future__ import annotations
@@ -28,18 +29,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _shared import add_options, parse
 
 from deepkata.core.benchmark import record
+from deepkata.core.records import environment
 from deepkata.rl.policy_gradient import Evaluator, PGSettings, Trainer, TrainingRecord, train_until_solved
 
 ENV_ID = "CartPole-v1"
 TARGET = 475.0
 EVAL_SEED = 10_000  # evaluation episode i starts from reset(seed=EVAL_SEED + i), for every algorithm
+SMOKE = {"seeds": [0], "budget": 600, "eval_every": 300, "eval_episodes": 2}  # the options' values under --smoke
 
 
 def ours(algorithm: str, seed: int, args: argparse.Namespace) -> TrainingRecord:
@@ -117,8 +120,9 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--algorithms", nargs="+", default=["reinforce", "actor-critic", "sb3-ppo"])
     parser.add_argument("--evaluation", choices=["greedy", "sampled"], default="greedy", help="argmax pi (SB3's default) or sampled actions")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args()
+    add_options(parser)
+    args = parse(parser, SMOKE)
+    env = environment()
     torch.set_num_threads(1)
 
     results: dict[str, Any] = {
@@ -144,7 +148,7 @@ def main() -> None:
     if "sb3-ppo" in by_name:
         ppo = by_name["sb3-ppo"]["env_steps_per_s"]
         results["steps_per_s_over_ppo"] = {k: round(v["env_steps_per_s"] / ppo, 3) for k, v in by_name.items()}
-    record("rl" if args.evaluation == "greedy" else "rl-sampled", results, out_dir=args.out)
+    record("rl" if args.evaluation == "greedy" else "rl-sampled", results, env=env, out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -5,29 +5,32 @@ issue quotes (metrics, expectations, tables) in ``bench/results/<kata>-<preset>.
 the command, git commit, machine and date.
 
     python bench/run_kata.py binary-addition --preset curriculum
+    python bench/run_kata.py --smoke --out /tmp/k      # the bandit kata's smoke preset (CI); KATA --smoke: that kata's
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-from pathlib import Path
 
-from deepkata.core import runner
-from deepkata.core import records
+from _shared import add_options, parse
+
+from deepkata.core import records, runner
 from deepkata.core.benchmark import record
 from deepkata.core.registry import get_kata
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kata")
+    parser.add_argument("kata", nargs="?", help="a registered kata (--smoke: bandit unless given)")
     parser.add_argument("--preset", default="full")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="sets", action="append", default=[], help="key=value config override")
-    parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for the kata's run record")
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args()
+    add_options(parser, runs="runs")
+    args = parse(parser, {"preset": "smoke"})
+    if args.kata is None and not args.smoke:
+        parser.error("name the kata to run (deepkata list shows them)")
+    args.kata = args.kata or "bandit"
 
     kata = get_kata(args.kata)
     cfg, overrides = runner.prepare(kata, args.preset, args.sets)

@@ -12,6 +12,7 @@
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1 --resume   # after an interruption
     DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2
+    python bench/translate.py --smoke --out /tmp/tr     # the generated toy task, tiny models, one epoch (CI)
 
 The trainings take hours on a CPU. ``--jobs 2`` trains two runs side by side (one thread
 each on a 2-core machine), and ``--resume`` continues each kata's newest run under ``--runs``
@@ -25,12 +26,11 @@ import argparse
 import dataclasses
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import torch
+from _shared import add_options, parse, run_all
 from torch import nn
 
 from deepkata.core import records, runner
@@ -40,9 +40,31 @@ from deepkata.core.records import environment
 from deepkata.core.registry import get_kata
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
+from deepkata.nlp.toy import toy_corpus
 from deepkata.nlp.train import batch_loss
 from deepkata.nlp.transformer import PositionalEncoding, Transformer, TransformerConfig
 from deepkata.nlp.vocab import Vocab, build_vocabs
+
+# the BLEU runs: record key -> kata, preset, --set assignments
+KATAS = {
+    "translate": ("translate", "default", []),
+    "translate_attention_gru": ("translate", "attention-gru", []),
+    "translate_compare": ("translate-compare", "default", []),
+}
+# the smoke presets (the generated toy task) at the test suite's tiny sizes: what --smoke runs,
+# here and in bench/translate_tune.py
+TINY = [
+    "toy_train=200", "beam=2", "max_tokens=512",
+    "transformer.dim=32", "transformer.heads=2", "transformer.layers=1", "transformer.ffn=64", "gru.emb=32", "gru.hidden=32",
+]  # fmt: skip
+# under --smoke: the katas at those sizes, one epoch, dev only; the throughput on a few batches of the toy task
+SMOKE_SETS = [*TINY, "epochs=1", "test=false"]
+SMOKE_KATAS = {
+    "translate": ("translate", "smoke", SMOKE_SETS),
+    "translate_attention_gru": ("translate", "smoke", [*SMOKE_SETS, "model=gru-additive"]),
+    "translate_compare": ("translate-compare", "smoke", SMOKE_SETS),
+}
+SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 1, "resume": False, "throughput_only": False}
 
 
 class TorchTransformer(nn.Module):
@@ -113,13 +135,14 @@ def newest_run(runs: Path, kata: str, preset: str) -> Path | None:
     return found[-1] if found else None
 
 
-def run_kata(name: str, preset: str, data: Path, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
+def run_kata(name: str, preset: str, sets: list[str], data: Path | None, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
     kata = get_kata(name)
     previous = newest_run(runs, name, preset) if resume else None
     if previous is not None:
         run_dir, result = runner.finish(previous, quiet=True)
     else:
-        res = runner.execute(kata, kata.preset_config(preset), preset=preset, seed=0, root=runs, quiet=True, data=data, threads=threads)
+        cfg, overrides = runner.prepare(kata, preset, sets)
+        res = runner.execute(kata, cfg, preset=preset, seed=0, root=runs, overrides=overrides, quiet=True, data=data, threads=threads)
         run_dir, result = res.dir, res.result
     started = records.read_json(run_dir / records.ENV)
     return {
@@ -140,13 +163,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the runs one after the other (1) or two side by side (2)")
     parser.add_argument("--resume", action="store_true", help="continue each kata's newest run under --runs instead of starting anew")
     parser.add_argument("--throughput-only", action="store_true")
-    parser.add_argument("--runs", type=Path, default=Path("runs/bench-translate"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args()
+    add_options(parser, runs="runs/bench-translate")
+    args = parse(parser, SMOKE)
     env = environment()
-    folder = locate(SMALL_PARALLEL_ENJA, args.data)
-    corpus = read_corpus(folder)
-    kata_cfg = get_kata("translate").preset_config("default")
+    katas = SMOKE_KATAS if args.smoke else KATAS
+    if args.smoke:
+        folder, corpus = None, toy_corpus(0, train=200)
+    else:
+        folder = locate(SMALL_PARALLEL_ENJA, args.data)
+        corpus = read_corpus(folder)
+    kata_cfg, _ = runner.prepare(get_kata("translate"), *katas["translate"][1:])
     src_vocab, tgt_vocab = build_vocabs(corpus.train, kata_cfg.min_freq)
     cfg = dataclasses.replace(kata_cfg.transformer, src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab))
     src = [src_vocab.encode(s) for s, _ in corpus.train]
@@ -158,17 +184,8 @@ def main() -> None:
         speed.append(throughput(cfg, work, args.repeat))
     results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed}
     if not args.throughput_only:
-        katas = {
-            "translate": ("translate", "default"),
-            "translate_attention_gru": ("translate", "attention-gru"),
-            "translate_compare": ("translate-compare", "default"),
-        }
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {
-                key: pool.submit(run_kata, name, preset, folder, args.runs, args.train_threads, args.resume)
-                for key, (name, preset) in katas.items()
-            }
-            results |= {key: f.result() for key, f in futures.items()}
+        calls = [(name, preset, sets, folder, args.runs, args.train_threads, args.resume) for name, preset, sets in katas.values()]
+        results |= dict(zip(katas, run_all(run_kata, calls, args.jobs)))
         results["jobs"] = args.jobs
     record("translate", results, env=env, out_dir=args.out)
 

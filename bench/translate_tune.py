@@ -12,16 +12,22 @@ dev BLEU (greedy) of every epoch, the dev BLEU and chrF with beam search, and th
 continues an interrupted one, so trials started by hand (``deepkata run translate -o RUNS
 --set test=false ...``) or cut short are not trained twice. ``--jobs 2`` trains two trials
 side by side (one thread each on a 2-core machine).
+
+``--smoke`` (CI) runs one trial of the ``smoke`` preset (the generated toy task) at tiny sizes
+for one epoch:
+
+    python bench/translate_tune.py --smoke --out /tmp/tune
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+from _shared import add_options, parse, run_all
+from translate import TINY
 
 from deepkata.core import records, runner
 from deepkata.core.benchmark import record
@@ -32,6 +38,7 @@ from deepkata.core.registry import get_kata
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA
 
 KATA = "translate"
+SMOKE = {"model": "gru-additive", "epochs": 1, "trial": [""], "data": None, "threads": 1, "jobs": 1, "resume": False}  # values under --smoke
 
 
 def trial_sets(model: str, epochs: int, trial: str) -> list[str]:
@@ -45,25 +52,25 @@ def trial_sets(model: str, epochs: int, trial: str) -> list[str]:
     return [f"model={model}", f"epochs={epochs}", *extra, "test=false"]
 
 
-def matching_run(runs: Path, overrides: dict[str, Any]) -> Path | None:
-    """The newest run of the kata's default preset under ``runs`` with exactly these overrides."""
+def matching_run(runs: Path, preset: str, overrides: dict[str, Any]) -> Path | None:
+    """The newest run of the kata's ``preset`` under ``runs`` with exactly these overrides."""
     found = []
     for d in sorted((runs / KATA).glob("*-s0")):
         if (d / records.CONFIG).is_file():
             cfg = records.read_json(d / records.CONFIG)
-            if cfg["preset"] == "default" and cfg["overrides"] == json.loads(json.dumps(overrides)):
+            if cfg["preset"] == preset and cfg["overrides"] == json.loads(json.dumps(overrides)):
                 found.append(d)
     return found[-1] if found else None
 
 
-def run_trial(sets: list[str], data: Path, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
+def run_trial(preset: str, sets: list[str], data: Path | None, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
     kata = get_kata(KATA)
-    cfg, overrides = runner.prepare(kata, "default", sets)
-    previous = matching_run(runs, overrides) if resume else None
+    cfg, overrides = runner.prepare(kata, preset, sets)
+    previous = matching_run(runs, preset, overrides) if resume else None
     if previous is not None:
         run_dir, result = runner.finish(previous, quiet=True)
     else:
-        res = runner.execute(kata, cfg, preset="default", seed=0, root=runs, overrides=overrides, quiet=True, data=data, threads=threads)
+        res = runner.execute(kata, cfg, preset=preset, seed=0, root=runs, overrides=overrides, quiet=True, data=data, threads=threads)
         run_dir, result = res.dir, res.result
     epochs = [json.loads(line) for line in (run_dir / records.METRICS).read_text().splitlines() if line.strip()]
     m = result["metrics"]
@@ -82,26 +89,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="gru-additive", choices=("transformer", "gru", "gru-additive", "gru-dot"))
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--trial", action="append", required=True, help="key=value,... config overrides of one recipe ('' for the recipe as it is)")
+    parser.add_argument("--trial", action="append", help="key=value,... config overrides of one recipe ('' for the recipe as it is)")
     parser.add_argument("--data", type=Path, default=None, help="small_parallel_enja folder (default: under $DEEPKATA_DATA)")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads of each trial")
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="trials one after the other (1) or two side by side (2)")
     parser.add_argument("--resume", action="store_true", help="take or continue runs with the same settings under --runs")
-    parser.add_argument("--runs", type=Path, default=Path("runs/tune-translate"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results"))
-    args = parser.parse_args()
+    add_options(parser, runs="runs/tune-translate")
+    args = parse(parser, SMOKE)
+    if args.trial is None:
+        parser.error("give at least one --trial")
     env = environment()
+    preset = "smoke" if args.smoke else "default"
     try:
-        folder = locate(SMALL_PARALLEL_ENJA, args.data)
-        trials = [trial_sets(args.model, args.epochs, t) for t in args.trial]
+        folder = None if args.smoke else locate(SMALL_PARALLEL_ENJA, args.data)
+        trials = [[*(TINY if args.smoke else []), *trial_sets(args.model, args.epochs, t)] for t in args.trial]
         kata = get_kata(KATA)
         for sets in trials:
-            runner.prepare(kata, "default", sets)  # a bad key or value stops here, before hours of training
+            runner.prepare(kata, preset, sets)  # a bad key or value stops here, before hours of training
     except UserError as e:
         parser.exit(2, f"error: {e}\n")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_trial, sets, folder, args.runs, args.threads, args.resume) for sets in trials]
-        results = [f.result() for f in futures]
+    results = run_all(run_trial, [(preset, sets, folder, args.runs, args.threads, args.resume) for sets in trials], args.jobs)
     best = max(results, key=lambda r: r["dev/bleu_beam"] if r["dev/bleu_beam"] is not None else -1.0)
     record(
         f"translate-tune-{args.model}",

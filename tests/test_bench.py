@@ -1,0 +1,183 @@
+"""Every benchmark script runs to its end in its smoke mode, record included.
+
+Each ``bench/*.py`` (but the ``_`` helpers) runs as a user runs it, ``python bench/NAME.py --smoke
+--out DIR``: every step of the benchmark at a tiny size, on generated data, then its record. The
+JSON it prints last must be the record it wrote to ``DIR``, with the shape of the records in
+``bench/results`` (command, git commit, machine, date) and the figures below as finite numbers.
+A new script without ``--smoke``, or without an entry in ``EXPECTED``, fails here. Two scripts run
+at a time, one thread each; ``bench/results`` must come out untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+SCRIPTS = sorted(p.name for p in BENCH.glob("*.py") if not p.name.startswith("_"))
+SHAPE = ["benchmark", "command", "git_commit", "date_utc", "machine", "results"]  # a record's keys, in order
+TIMEOUT_S = 240  # one script, on a loaded 2-core machine; each takes seconds alone
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def positive(value: Any) -> bool:
+    return finite(value) and value > 0
+
+
+Check = tuple[str, Callable[[Any], bool]]  # a dotted path into "results" (list indices as numbers), and what must hold there
+
+# script -> the record it leaves in --out (its name there), and what its results must hold
+EXPECTED: dict[str, tuple[str, list[Check]]] = {
+    "binary_addition.py": ("binary_addition", [
+        ("sizes.0.hidden", lambda v: v == 4),
+        ("sizes.0.iterations_per_s.numpy_float64", positive),
+        ("sizes.0.iterations_per_s.torch_float64", positive),
+        ("sizes.0.numpy_over_torch_float32", positive),
+        ("sizes.0.weights_max_abs_diff_after_300_steps", lambda v: finite(v) and v < 1e-9),  # NumPy == PyTorch
+        ("kata_trainer_iterations_per_s", positive),
+    ]),
+    "fx.py": ("fx", [
+        ("table", lambda v: [(r["cell"], r["target"]) for r in v] == [("GRU", "level"), ("GRU", "log-return")]),
+        ("runs", lambda v: len(v) == 2 and all(positive(r["rmse"]) and positive(r["rmse_ratio"]) for r in v)),
+        ("table.1.rmse_ratio_median", positive),
+        ("table.1.directional_accuracy_median", lambda v: finite(v) and 0 <= v <= 1),
+        ("data", lambda v: v == "generated (synthetic)"),
+    ]),
+    "go.py": ("go", [
+        ("speed.playouts_per_s_empty_board", positive),
+        ("speed.mcts_rave_simulations_per_s_empty_board", positive),
+        ("speed.playout_moves_mean_empty_board", lambda v: finite(v) and 40 < v < 243),  # 9x9 random games end
+        ("agreement.total.games", lambda v: v == 2),
+        ("agreement.total.positions", positive),
+        ("agreement.total.legal_disagreements", lambda v: v == 0),  # our rules agree with GNU Go's
+        ("mcts_vs_random.status", lambda v: v == "completed"),
+        ("mcts_vs_random.metrics.eval/score", finite),
+        ("gnugo.uct-p8-l1.games", lambda v: v == 1),
+        ("gnugo.uct-p8-l1.seconds_per_move.A", positive),
+    ]),
+    "recheck.py": ("recheck", [
+        ("all_hold", lambda v: v is True),  # the same seed gives the same numbers
+        ("checks.0.record", lambda v: v == "bandit-smoke"),
+        ("checks.0.metrics_identical", positive),
+    ]),
+    "recurrent.py": ("recurrent", [
+        ("scratch_vs_torch", lambda v: [c["cell"] for c in v] == ["lstm", "gru"]),
+        ("scratch_vs_torch.0.max_grad_diff_vs_torch_relative", lambda v: finite(v) and v < 1e-9),
+        ("scratch_vs_torch.1.max_grad_diff_vs_torch_relative", lambda v: finite(v) and v < 1e-9),
+        ("scratch_vs_torch.1.ms_per_forward_backward.numpy_float64", positive),
+        ("sequence_model_overhead.all_steps_no_head.ms_model", positive),
+        ("sequence_model_overhead.last_step_linear_head.overhead", finite),
+    ]),
+    "rl.py": ("rl", [
+        ("algorithms.0.algorithm", lambda v: v == "reinforce"),
+        ("algorithms.0.env_steps_per_s", positive),
+        ("algorithms.1.algorithm", lambda v: v == "actor-critic"),
+        ("algorithms.1.env_steps_per_s", positive),
+        ("algorithms.1.evaluations.0", lambda v: len(v) > 0 and all(finite(mean) for _, mean in v)),
+    ]),
+    "run_kata.py": ("bandit-smoke", [
+        ("status", lambda v: v == "completed"),
+        ("expectations_met", lambda v: v.split("/")[0] == v.split("/")[1] != "0"),
+        ("metrics", lambda v: len(v) > 0 and all(finite(x) for x in v.values())),
+    ]),
+    "translate.py": ("translate", [
+        ("throughput.0.target_tokens_per_s.ours", positive),
+        ("throughput.0.ours_over_torch", positive),
+        ("translate.status", lambda v: v == "completed"),
+        ("translate.metrics.dev/bleu_greedy", finite),
+        ("translate_attention_gru.metrics.dev/chrf_beam", finite),
+        ("translate_compare.metrics.transformer/dev/bleu_beam", finite),
+    ]),
+    "translate_tune.py": ("translate-tune-gru-additive", [
+        ("trials.0.status", lambda v: v == "completed"),
+        ("trials.0.dev/bleu_beam", finite),
+        ("trials.0.dev/chrf_beam", finite),
+        ("trials.0.test_decoded", lambda v: v is False),
+    ]),
+}
+
+
+def at(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data
+
+
+def last_json(stdout: str) -> Any:
+    """The last JSON document printed: the record, pretty-printed from a line that is ``{``."""
+    lines = stdout.splitlines()
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    return json.loads("\n".join(lines[start:]))
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
+
+
+def run_script(name: str, out: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # two at a time on two cores
+    command = [sys.executable, f"bench/{name}", "--smoke", "--out", str(out)]
+    return subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Future, Path]]]:
+    """The selected scripts' smoke runs, two at a time, started together; bench/results must not change."""
+    selected = [item.callspec.params["script"] for item in request.session.items if item.originalname == "test_smoke_run" and hasattr(item, "callspec")]
+    before = snapshot(RESULTS)
+    with ThreadPoolExecutor(2) as pool:
+        runs = {}
+        for name in selected:
+            out = tmp_path_factory.mktemp(name.removesuffix(".py"))
+            runs[name] = (pool.submit(run_script, name, out), out)
+        yield runs
+    assert snapshot(RESULTS) == before, "a smoke run wrote into bench/results"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_smoke_run(script: str, smoke_runs: dict[str, tuple[Future, Path]]) -> None:
+    future, out = smoke_runs[script]
+    done = future.result()
+    assert done.returncode == 0, f"bench/{script} --smoke exited {done.returncode}:\n{done.stderr[-3000:]}"
+    if script not in EXPECTED:
+        pytest.fail(f"bench/{script}: say in EXPECTED which record its --smoke run leaves and what it must hold")
+    name, checks = EXPECTED[script]
+    recorded = json.loads((out / f"{name}.json").read_text())
+    assert last_json(done.stdout) == recorded, "the JSON printed last is not the record written"
+
+    # the shape of the real records, this benchmark's own where bench/results holds it
+    real = RESULTS / f"{name}.json"
+    assert list(recorded) == (list(json.loads(real.read_text())) if real.exists() else SHAPE)
+    assert recorded["benchmark"] == name
+    assert recorded["command"] == f"python bench/{script} --smoke --out {out}"
+    assert recorded["git_commit"] is None or len(recorded["git_commit"].removesuffix("+dirty")) == 40
+    age = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(recorded["date_utc"])
+    assert dt.timedelta(0) <= age < dt.timedelta(seconds=TIMEOUT_S + 60)
+    assert recorded["machine"]["python"] == platform.python_version()
+    assert "argv" not in recorded["machine"] and "git_commit" not in recorded["machine"]
+
+    for path, holds in checks:
+        value = at(recorded["results"], path)
+        assert holds(value), f"{name}.json: results.{path} = {value!r}"
+
+
+def test_smoke_records_stay_out_of_bench_results() -> None:
+    done = subprocess.run([sys.executable, "bench/fx.py", "--smoke", "--out", "bench/results"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--out bench/results holds the real records" in done.stderr
