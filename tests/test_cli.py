@@ -99,7 +99,24 @@ def test_help_names_arguments_plainly(cli, monkeypatch):
     for odd in ("{", "<str>", "<int range>", "list[str]", "<path>"):
         assert odd not in out
     code, out, _ = cli("translate", "--help")
-    assert code == 0 and "[TEXT]..." in out and "<list[str]>" not in out
+    assert code == 0 and "[TEXT]..." in out
+    code, out, _ = cli("gtp", "--help")
+    assert code == 0 and "--player random|mcts" in out and "--rule uct|rave" in out
+
+
+def test_no_help_page_shows_typer_type_placeholders(cli, monkeypatch):
+    import typer
+
+    from deepkata.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")
+    names = list(typer.main.get_command(app).commands)
+    assert {"run", "translate", "forecast", "gtp", "arena"} <= set(names)
+    for name in names:
+        code, out, _ = cli(name, "--help")
+        assert code == 0
+        for odd in ("{", "<str>", "<int", "<float", "<path>", "list[str]", "<list"):
+            assert odd not in out, (name, odd)
 
 
 def test_run_show_and_strict(cli, toy_kata, tmp_path):

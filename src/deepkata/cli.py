@@ -10,6 +10,7 @@ import functools
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,12 +50,21 @@ class _Command(TyperCommand):
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is not None and param.param_type_name in sections:
-                label = _argument_label(param, usage=False) if param.param_type_name == "argument" else record[0]
+                label = _argument_label(param, usage=False) if param.param_type_name == "argument" else _plain(record[0])
                 sections[param.param_type_name].append((label, record[1]))
         for title, key in (("Arguments", "argument"), ("Options", "option")):
             if sections[key]:
                 with formatter.section(title):
                     formatter.write_dl(sections[key])
+
+
+# typer's type labels, as a reader expects a placeholder: `--games N`, not `--games <int range>`
+_PLACEHOLDERS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "str": "TEXT", "path": "PATH"}
+
+
+def _plain(label: str) -> str:
+    """``--games <int range>`` → ``--games N``; ``--player <random|mcts>`` → ``--player random|mcts``."""
+    return re.sub(r" <([^<>]+)>$", lambda m: " " + _PLACEHOLDERS.get(m[1], m[1]), label)
 
 
 def _argument_label(param: Any, *, usage: bool) -> str:

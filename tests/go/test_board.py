@@ -211,3 +211,36 @@ def test_vertices_round_trip_and_bad_ones_are_named():
 def test_sizes_out_of_range_are_refused():
     with pytest.raises(ValueError, match="board size must be 2 to 19"):
         GoState(20)
+
+
+def test_playout_ownership_finds_the_dead_stones_and_only_those():
+    # two living walls; a white stone lost in Black's area (B6) and a black one in White's (F2)
+    g = board(
+        [
+            ". . . X O . .",
+            ". O . X O . .",
+            ". . . X O . .",
+            ". . . X O . .",
+            ". . . X O . .",
+            ". . . X O X .",
+            ". . . X O . .",
+        ],
+        komi=0.5,
+    )
+    assert g.score() == 8 - 8 - 0.5  # counted as alive, the lost stones make both areas dame: stones only
+    share = g.ownership(np.random.default_rng(0), playouts=400)
+    assert share.shape == (2, 7, 7) and np.all(share.sum(axis=0) <= 1.0 + 1e-9)
+    assert share[0, 3, 0] > 0.6 and share[1, 3, 6] > 0.6  # A4 mostly Black's, G4 White's (eyeless walls die in some playouts)
+    dead = g.dead_stones(np.random.default_rng(0), playouts=400)
+    assert dead == sorted([parse_gtp_vertex("B6", 7), parse_gtp_vertex("F2", 7)])
+    settled = g.without(dead)
+    assert settled.score() == 28 - 21 - 0.5 and (settled.stones() != 0).sum() == (g.stones() != 0).sum() - 2
+    with pytest.raises(ValueError, match="no stone at A1"):
+        g.without([parse_gtp_vertex("A1", 7)])
+
+
+def test_gtp_vertices_take_ascii_digits_only():
+    for text in ("A\u0661", "A" + "1" * 5000, "A١٢", "A+1", "A 1"):
+        with pytest.raises(ValueError, match="invalid vertex"):
+            parse_gtp_vertex(text, 9)
+    assert parse_gtp_vertex("j9", 9) == 80 and parse_gtp_vertex(" PASS ", 9) == 81

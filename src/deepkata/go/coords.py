@@ -31,7 +31,8 @@ def parse_gtp_vertex(text: str, size: int) -> int:
     t = text.strip().upper()
     if t == "PASS":
         return pass_action(size)
-    if len(t) < 2 or t[0] not in GTP_COLUMNS or not t[1:].isdigit():
+    # ASCII digits only (str.isdigit takes ١ too), and at most two: int() of 5,000 digits raises
+    if not 2 <= len(t) <= 3 or t[0] not in GTP_COLUMNS or not (t[1:].isascii() and t[1:].isdigit()):
         raise ValueError(f"invalid vertex {text!r}: expected a column letter A-T without I and a row number, or pass")
     x = GTP_COLUMNS.index(t[0])
     y = int(t[1:]) - 1
