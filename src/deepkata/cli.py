@@ -224,7 +224,7 @@ def _finish(result: RunResult, quiet: bool, strict: bool) -> None:
 def run(
     kata: Annotated[str, typer.Argument(metavar="KATA", help="Kata name (see `deepkata list`).")],
     preset: Annotated[str, typer.Option("--preset", "-p", metavar="NAME", help="smoke, default, full or a kata's own preset.")] = "default",
-    set_: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config field: key=value (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a config field: key=value (repeatable); key=none clears an optional one.")] = None,
     seed: Seed = 0,
     out_dir: Out = Path("runs"),
     data: Annotated[Path | None, typer.Option("--data", metavar="PATH", help="Real data instead of the kata's embedded data.")] = None,

@@ -72,7 +72,11 @@ def test_a_crash_is_recorded_not_raised(toy_kata, tmp_path):
 def test_bad_input_leaves_nothing_behind(toy_kata, tmp_path):
     with pytest.raises(UserError, match="toy.csv: line 3"):
         run_toy(toy_kata, tmp_path, sets=["mode=bad-input"])
-    assert list((tmp_path / "toy").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the kata's folder that this run made
+    (tmp_path / "toy" / "earlier-run").mkdir(parents=True)
+    with pytest.raises(UserError, match="toy.csv: line 3"):
+        run_toy(toy_kata, tmp_path / "toy" / "..", sets=["mode=bad-input"])
+    assert [p.name for p in (tmp_path / "toy").iterdir()] == ["earlier-run"]  # what was there stays
 
 
 def test_interrupt_then_resume_equals_an_uninterrupted_run(toy_kata, tmp_path):

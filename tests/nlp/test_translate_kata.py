@@ -171,6 +171,6 @@ def test_the_real_corpus_is_looked_for_and_its_absence_explained(tmp_path, monke
     monkeypatch.setattr(corpus_mod, "SMALL_PARALLEL_ENJA", offline)
     with pytest.raises(UserError, match=r"cannot download http://127.0.0.1:9/train.en .*put dev.en, dev.ja, test.en, test.ja, train.en, train.ja"):
         run_kata("translate", tmp_path / "runs", preset="default")
-    assert not any((tmp_path / "runs" / "translate").iterdir())
+    assert not (tmp_path / "runs").exists()  # no run folder, nor the folders above it
     with pytest.raises(UserError, match="the toy corpus is generated"):
         tiny_run(tmp_path / "runs", data=tmp_path)

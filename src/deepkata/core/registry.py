@@ -106,7 +106,8 @@ class Outcome:
     """What a kata's run returns: final metrics and the prose of its report.
 
     ``summary`` says in a few sentences what happened and how it compares with the baseline
-    or the curriculum's figures; ``sections`` are (heading, markdown) pairs, such as tables.
+    or the curriculum's figures; ``sections`` are (heading, markdown) pairs, such as tables;
+    ``data`` says what this run read, where the kata reads more than one kind of input.
     Figures and tables saved through the :class:`~deepkata.core.runner.Run` are added to the
     report by the platform. ``metrics`` are reproducible (the same seed gives the same
     values); wall-clock measurements go in ``timings``, which are not.
@@ -116,6 +117,9 @@ class Outcome:
     summary: str
     sections: list[tuple[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # what this run read, when the kata's ``data`` describes many inputs (``--data`` or generated):
+    # the report's opening line names it instead, so a report on a real file never says "generated"
+    data: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def run_report(
     tables: Sequence[Any],
 ) -> str:
     out = [f"# {kata.name} — preset `{result['preset']}`, seed {result['seed']}", ""]
-    out += [f"{kata.description}. Curriculum: {kata.section}. Data: {kata.data}.", ""]
+    data = outcome.data if outcome is not None and outcome.data else kata.data
+    out += [f"{kata.description}. Curriculum: {kata.section}. Data: {data.rstrip('.')}.", ""]
     status = result["status"]
     out.append(
         f"**Status:** {status} in {result['wall_time_s']:.1f} s · started {result['started_utc']} · "

@@ -16,6 +16,7 @@ Failure modes:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import shutil
@@ -296,6 +297,8 @@ def _execute(
         raise UserError(f"{kata.name} does not train data-parallel; run it without torchrun (katas that do: {able})")
     ranks = distributed.init(where)
     fresh = resume_dir is None
+    # folders this run creates, innermost first: bad input removes them all, leaving no trace
+    created = [d for d in (Path(root) / kata.name, Path(root)) if not d.exists()] if fresh else []
     if fresh:
         run_dir = None
         if ranks.is_main:
@@ -325,6 +328,9 @@ def _execute(
         run.close()
         if fresh and ranks.is_main:
             shutil.rmtree(run_dir, ignore_errors=True)
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if still empty: another run may have started beside this one
         raise
     except KeyboardInterrupt:
         run.close()

@@ -275,7 +275,8 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
     run.save_figure(_forecast_figure(series, origins, h, forecasts, cfg, name_of_data), "forecast", "Test period: actual close, the model's forecast and persistence")
     run.save_figure(_residual_figure(model - actual, forecasts["persistence"] - actual, cfg), "residuals", "Forecast errors on the test days")
     run.save_figure(_training_figure(folds), "training", "Training (and validation) loss per epoch")
-    summary = _data_sentence(series, synthetic=run.data is None) + "\n\n" + _verdict(cfg, ratio, dm, table)
+    data = _data_sentence(series, synthetic=run.data is None)
+    summary = f"Data: {data}.\n\n" + _verdict(cfg, ratio, dm, table)
     data_line = "How the data was read: " + "; ".join(series.notes) + "."
     setup_line = (
         f"Setup: {cfg.model.cell.upper()} with {cfg.model.hidden} units on windows of {cfg.model.window} days of {', '.join(cfg.model.columns)}, "
@@ -289,7 +290,7 @@ def _evaluate(cfg: FXForecastConfig, run: Run, series: OHLC, folds: list[dict[st
         ("Data and setup", data_line + "\n\n" + setup_line),
     ]  # fmt: skip
     timings = {"train/seconds_per_epoch": float(np.mean([e["seconds"] for e in history]))}
-    return Outcome(metrics, summary, sections, timings)
+    return Outcome(metrics, summary, sections, timings, data=data)
 
 
 def _data_sentence(series: OHLC, *, synthetic: bool) -> str:
@@ -298,9 +299,9 @@ def _data_sentence(series: OHLC, *, synthetic: bool) -> str:
     prices = f"{', '.join(first)} and {last} prices" if first else "closes"
     days = f"{len(series):,} days of {prices} from {series.dates[0]} to {series.dates[-1]}"
     if synthetic:
-        return f"Data: {series.source}, **synthetic, not market data**: {days}."
+        return f"{series.source}, **synthetic, not market data**: {days}"
     dropped = f"{series.dropped:,} bad row(s) dropped" if series.dropped else "no rows dropped"
-    return f"Data: {Path(series.source).name} (`{series.source}`): {days}, {dropped}."
+    return f"{Path(series.source).name} (`{series.source}`): {days}, {dropped}"
 
 
 def _verdict(cfg: FXForecastConfig, ratio: float, dm: Any, table: dict[str, dict[str, Any]]) -> str:
