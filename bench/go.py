@@ -155,7 +155,8 @@ def vs_gnugo(
             # --capture-all-dead: GNU Go plays on until dead stones are off the board, as it did on
             # CGOS, whose Tromp-Taylor count (ours too) leaves nothing to agreement
             theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
-            settings = ArenaSettings(ours, theirs, games, 9, 7.0, 3 * 81, 600.0)
+            # GNU Go settles dead stones the two engines name differently (seki, which playouts miss)
+            settings = ArenaSettings(ours, theirs, games, 9, 7.0, 3 * 81, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
             folder = go.out / "go-arena" / f"{rule}-p{p}-l{level}"
             start = time.perf_counter()
             played = run_arena(settings, folder)
