@@ -24,7 +24,7 @@ from typer.core import TyperCommand
 from deepkata import __version__
 from deepkata.catalog import COMMANDS
 from deepkata.core import config as config_mod
-from deepkata.core import checkpoint, distributed, records, report
+from deepkata.core import checkpoint, distributed, manifest, records, report
 from deepkata.core.errors import UserError
 from deepkata.core.registry import all_katas, get_kata
 
@@ -119,14 +119,10 @@ def _root(
 @command("list")
 def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """List the katas: name, topic, curriculum section, what each does and its presets."""
-    katas = all_katas()
+    katas = manifest.katas()
     if as_json:
-        rows = [
-            {"name": k.name, "topic": k.topic, "section": k.section, "description": k.description, "presets": list(k.presets),
-             "devices": ["cpu"] if k.cpu_only else ["cpu", "cuda"], "precisions": list(k.precisions), "distributed": k.distributed}
-            for k in katas
-        ]  # fmt: skip
-        _consoles.out.print_json(json.dumps(rows, ensure_ascii=False))
+        keys = ("name", "topic", "section", "description", "presets", "devices", "precisions", "distributed")
+        _consoles.out.print_json(json.dumps([{key: k[key] for key in keys} for k in katas], ensure_ascii=False))
         return
     table = Table()
     table.add_column("kata", no_wrap=True)
@@ -135,36 +131,36 @@ def list_katas(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
     table.add_column("description")
     table.add_column("presets")
     for k in katas:
-        table.add_row(k.name, k.topic, k.section, k.description, ", ".join(k.presets))
+        table.add_row(k["name"], k["topic"], k["section"], k["description"], ", ".join(k["presets"]))
     _consoles.out.print(table)
 
 
 @command()
 def info(name: Annotated[str, typer.Argument(metavar="NAME", help="A kata (`deepkata list`) or a model (`deepkata models`).")]) -> None:
     """Show a kata's config fields, presets and expectations, or a model's config and parameter count."""
-    from deepkata.models import list_models
+    k = manifest.find(name)
+    if k is None:
+        from deepkata.models import list_models
 
-    if name not in [k.name for k in all_katas()] and name in list_models():
-        _model_info(name)
-        return
-    k = get_kata(name)
-    extras = [f"device: {'cpu (NumPy)' if k.cpu_only else 'cpu or cuda'}", f"precision: {', '.join(k.precisions)}"]
-    if k.distributed:
+        if name in list_models():
+            _model_info(name)
+            return
+        k = manifest.get(name)  # an unknown name: the error, with the closest kata
+    extras = [f"device: {'cpu (NumPy)' if k['devices'] == ['cpu'] else 'cpu or cuda'}", f"precision: {', '.join(k['precisions'])}"]
+    if k["distributed"]:
         extras.append("data-parallel under torchrun")
-    _consoles.out.print(f"{k.name} — {k.description}\ncurriculum: {k.section}\ndata: {k.data}\n{'; '.join(extras)}\n")
+    _consoles.out.print(f"{k['name']} — {k['description']}\ncurriculum: {k['section']}\ndata: {k['data']}\n{'; '.join(extras)}\n")
     table = Table("field", "type", "default", "bounds", "meaning", title="config (--set field=value)")
-    for spec in config_mod.flat_fields(k.config):
-        table.add_row(spec.name, spec.type_name, report.fmt(spec.default), spec.describe_bounds(), spec.help)
+    for f in k["fields"]:
+        table.add_row(f["name"], f["type"], f["default"], f["bounds"], f["help"])
     _consoles.out.print(table)
     presets = Table("preset", "overrides", title="presets (--preset NAME)")
-    for preset_name, overrides in k.presets.items():
-        flat = config_mod.changed(k.preset_config(preset_name), k.preset_config("default")) if overrides else {}
-        shown = flat or dict(overrides)
-        presets.add_row(preset_name, ", ".join(f"{f}={report.fmt(v)}" for f, v in shown.items()) or "(the defaults)")
+    for preset_name, overrides in k["preset_overrides"].items():
+        presets.add_row(preset_name, overrides)
     _consoles.out.print(presets)
     exp = Table("expectation", "criterion", "presets", title="expectations")
-    for e in k.expectations:
-        exp.add_row(e.description, e.criterion(), ", ".join(e.presets or k.presets))
+    for e in k["expectations"]:
+        exp.add_row(e["description"], e["criterion"], ", ".join(e["presets"]))
     _consoles.out.print(exp)
 
 

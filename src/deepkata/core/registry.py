@@ -242,6 +242,11 @@ def load_katas(modules: Iterable[str] | None = None) -> None:
         _loaded = True
 
 
+def is_populated() -> bool:
+    """Whether katas are loaded or registered in this process (without loading them)."""
+    return _loaded or bool(_KATAS)
+
+
 def all_katas() -> list[Kata]:
     load_katas()
     return list(_KATAS.values())
