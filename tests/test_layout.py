@@ -1,7 +1,7 @@
 """The layout the style guide asks for: one engine, one registry, and no topic importing another.
 
 Topics (rnn, nlp, rl, go, timeseries, and those to come) import the platform (``core``) and the
-shared packages (``models``, ``search``); the platform imports no topic and the shared packages
+shared packages (``models``, ``search``, ``datasets``); the platform imports no topic and the shared packages
 import no topic either. Checked on the source's import statements.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import deepkata
 
 ROOT = Path(deepkata.__file__).parent
-SHARED = {"core", "models", "search"}
+SHARED = {"core", "models", "search", "datasets"}
 TOPICS = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()} - SHARED
 
 

@@ -12,6 +12,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.nlp.katas",
     "deepkata.rl.katas",
     "deepkata.go.katas",
+    "deepkata.basics.katas",
 )
 
 # modules whose import registers models in deepkata.models (architectures of every topic)

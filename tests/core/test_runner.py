@@ -164,3 +164,34 @@ def test_run_folder_files_follow_the_umask(toy_kata, tmp_path, umask, mode):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in res.dir.iterdir() if p.is_file()}
     assert modes and set(modes.values()) == {mode}, modes  # not mkstemp's 0600 for every umask
     assert stat.S_IMODE(res.dir.stat().st_mode) == 0o777 & ~umask
+
+
+def test_observations_end_the_report_and_count_in_the_metrics(tmp_path):
+    from deepkata.core.registry import Expectation, Kata, Observation, Outcome, register, unregister
+    from tests.conftest import ToyConfig
+
+    seen = [
+        Observation("OR", "seed 1 fails 1 of the 4 cases", "1 of 4", "accuracy 3/4 at seed 1", "3/4 (seed 1)", True),
+        Observation("XOR", "the error grows", "—", "final loss XOR > AND", "0.69 > 0.35", False),
+        Observation("OR", "never learns", "—", "needs the full preset", "—", None),
+    ]
+    kata = Kata(
+        name="observing", topic="test", section="none", description="observations", config=ToyConfig,
+        run=lambda cfg, run: Outcome({"train/x": 1.0}, "Summary.", observations=seen),
+        presets={"smoke": {}, "default": {}, "full": {}},
+        expectations=(Expectation("most observations reproduce", "observations/reproduced", ">=", 1),),
+    )  # fmt: skip
+    register(kata)
+    try:
+        res = run_toy(kata, tmp_path)
+    finally:
+        unregister(kata.name)
+    result = json.loads((res.dir / "result.json").read_text())
+    assert result["metrics"]["observations/reproduced"] == 1 and result["metrics"]["observations/checked"] == 2
+    assert result["expectations"][0]["met"] and [o["reproduced"] for o in result["observations"]] == [True, False, None]
+    report = (res.dir / "report.md").read_text()
+    last = report.rstrip().split("\n## ")[-1]
+    assert last.startswith("The notes' observations (1 of 2 reproduced)")
+    assert "| OR | seed 1 fails 1 of the 4 cases | 1 of 4 | accuracy 3/4 at seed 1 | 3/4 (seed 1) | **yes** |" in last
+    assert "| **no** |" in last and "| not judged |" in last
+    assert '<td class="unmet">no</td>' in (res.dir / "report.html").read_text()

@@ -101,6 +101,23 @@ def _finite(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+@dataclass(frozen=True)
+class Observation:
+    """One observation of the curriculum's notes, judged by a run: reproduced, or not, with numbers.
+
+    ``claim`` is what the notes say (in English), ``notes`` the figure they give ("—" when none),
+    ``reading`` how a vague claim was made checkable (the rule applied), ``ours`` our figure with
+    its seeds or range, ``reproduced`` the verdict (None: this preset cannot judge it).
+    """
+
+    exercise: str
+    claim: str
+    notes: str
+    reading: str
+    ours: str
+    reproduced: bool | None
+
+
 @dataclass
 class Outcome:
     """What a kata's run returns: final metrics and the prose of its report.
@@ -120,6 +137,9 @@ class Outcome:
     # what this run read, when the kata's ``data`` describes many inputs (``--data`` or generated):
     # the report's opening line names it instead, so a report on a real file never says "generated"
     data: str | None = None
+    # the notes' observations this run judged: the report ends with their table, and the metrics
+    # gain observations/reproduced and observations/checked (for expectations on them)
+    observations: list[Observation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,22 @@ def run_report(
     out.append(", ".join(f"{k} {env.get(k)}" for k in keys))
     files = ["config.json", "env.json", "metrics.jsonl", "result.json"] + [t.file for t in tables]
     out += ["", "Files: " + ", ".join(f"[{f}]({f})" for f in files), ""]
+    if result.get("observations"):
+        out += observation_section(result["observations"])
     return "\n".join(out)
+
+
+def observation_section(observations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The report's last section: each observation of the notes, the notes' figure, ours, and the verdict."""
+    judged = [o for o in observations if o["reproduced"] is not None]
+    verdict = {True: "**yes**", False: "**no**", None: "not judged"}
+    rows = [
+        {"exercise": o["exercise"], "the notes' observation": o["claim"], "the notes' figure": o["notes"],
+         "how it was read": o["reading"], "ours": o["ours"], "reproduced?": verdict[o["reproduced"]]}
+        for o in observations
+    ]  # fmt: skip
+    reproduced = sum(bool(o["reproduced"]) for o in judged)
+    return ["", f"## The notes' observations ({reproduced} of {len(judged)} reproduced)", "", markdown_table(rows), ""]
 
 
 _CSS = """
@@ -144,7 +159,7 @@ td.unmet { color: #a40e26; background: #ffebe9; font-weight: 600; white-space: n
 
 def to_html(markdown: str, *, title: str) -> str:
     body = MarkdownIt("commonmark").enable("table").render(markdown)
-    for word, css in ((_MET, "met"), (_UNMET, "unmet")):
+    for word, css in ((_MET, "met"), (_UNMET, "unmet"), ("**yes**", "met"), ("**no**", "unmet")):
         plain = word.strip("*")
         body = body.replace(f"<td><strong>{plain}</strong></td>", f'<td class="{css}">{plain}</td>')
     return (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import shutil
 import time
@@ -363,6 +364,11 @@ def _execute(
         "figures": [f.file for f in run.figures],
         "tables": [t.file for t in run.tables],
     }
+    if outcome is not None and outcome.observations:
+        judged = [o for o in outcome.observations if o.reproduced is not None]
+        result["metrics"]["observations/reproduced"] = sum(bool(o.reproduced) for o in judged)
+        result["metrics"]["observations/checked"] = len(judged)
+        result["observations"] = [dataclasses.asdict(o) for o in outcome.observations]
     if outcome is not None:
         result["expectations"] = [e.check(result["metrics"]) for e in kata.expectations_for(preset)]
     met = sum(e["met"] for e in result["expectations"])

@@ -1,0 +1,1 @@
+"""The basics topic's katas: importing this module registers them."""
