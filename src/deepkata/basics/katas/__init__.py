@@ -1,1 +1,2 @@
 """The basics topic's katas: importing this module registers them."""
+from deepkata.basics.katas import perceptron  # noqa: F401
