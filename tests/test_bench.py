@@ -71,6 +71,14 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("gnugo.uct-p8-l1.games", lambda v: v == 1),
         ("gnugo.uct-p8-l1.seconds_per_move.A", positive),
     ]),
+    "mnist.py": ("mnist", [
+        ("target.0.status", lambda v: v == "completed"),
+        ("target.0.test_accuracy", lambda v: finite(v) and 0 <= v <= 1),
+        ("target.0.train_seconds", positive),
+        ("target.0.reaches_98_within_5_min", lambda v: isinstance(v, bool)),
+        ("exercises.0.metrics.obs/plain_categorical_refused", lambda v: v == 1),  # the notes' error, refused in one line
+        ("exercises.0.metrics.obs/sparse_max_grad_diff", lambda v: finite(v) and v <= 1e-12),
+    ]),
     "recheck.py": ("recheck", [
         ("all_hold", lambda v: v is True),  # the same seed gives the same numbers
         ("checks.0.record", lambda v: v == "bandit-smoke"),

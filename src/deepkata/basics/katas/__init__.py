@@ -1,2 +1,3 @@
 """The basics topic's katas: importing this module registers them."""
 from deepkata.basics.katas import perceptron  # noqa: F401
+from deepkata.basics.katas import mnist_mlp  # noqa: F401
