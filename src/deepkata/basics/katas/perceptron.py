@@ -421,7 +421,7 @@ SETTINGS_BY_ID = {s.id: s for s in SETTINGS}
 def _decision_figure(cfg: PerceptronConfig, runs: dict[str, dict[str, np.ndarray]]) -> Any:
     panels = (("or", f"OR, perceptron, {cfg.most_epochs} epochs"), ("xor", f"XOR, perceptron, {cfg.most_epochs} epochs"),
               ("xor-hidden", f"XOR, hidden layer of {cfg.xor_net.hidden}, {cfg.xor_epochs} epochs"))  # fmt: skip
-    fig, axes = figure(1, 3, width=4.0, height=3.9)
+    fig, axes = figure(1, 3, width=4.0, height=4.5)
     for ax, (sid, title) in zip(axes, panels):
         gate = SETTINGS_BY_ID[sid].gate
         fill = ax.contourf(GRID, GRID, runs[sid]["grid"], levels=np.linspace(0, 1, 11), cmap="RdBu_r", vmin=0, vmax=1)
@@ -430,7 +430,7 @@ def _decision_figure(cfg: PerceptronConfig, runs: dict[str, dict[str, np.ndarray
         for (x1, x2), target, out in zip(INPUTS, GATES[gate], y):
             ax.scatter(x1, x2, s=120, marker="o" if target else "s", c="white" if target else "black", edgecolors="k", zorder=3)
             right = (out > 0.5) == bool(target)
-            ax.annotate(f"y={out:.2f}" + ("" if right else " ✗"), (x1, x2), xytext=(0, -17), textcoords="offset points",
+            ax.annotate(f"y={out:.{3 if abs(out - 0.5) < 0.005 else 2}f}" + ("" if right else " ✗"), (x1, x2), xytext=(0, -17), textcoords="offset points",
                         ha="center", fontsize=8, color="k" if right else "red", fontweight="normal" if right else "bold")  # fmt: skip
         ax.set(title=title, xlabel="x1", ylabel="x2", aspect="equal", xticks=[0, 1], yticks=[0, 1])
     handles = [axes[0].scatter([], [], s=60, marker=m, c=c, edgecolors="k", label=label)
