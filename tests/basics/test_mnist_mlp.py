@@ -12,7 +12,12 @@ import torch.nn.functional as F
 
 from deepkata.basics.katas.mnist_mlp import KERAS, TF, MnistMLPConfig, observations
 from deepkata.basics.mnist import (
-    MLP, BatchStream, GradientDescent, categorical_cross_entropy, confusion_matrix, sparse_categorical_cross_entropy,
+    MLP,
+    BatchStream,
+    GradientDescent,
+    categorical_cross_entropy,
+    confusion_matrix,
+    sparse_categorical_cross_entropy,
 )  # fmt: skip
 from deepkata.core import records, runner
 from deepkata.core.errors import ConfigError

@@ -38,7 +38,14 @@ import numpy as np
 import torch
 
 from deepkata.basics.mnist import (
-    MLP, MLPConfig, RecipeConfig, Splits, Trainer, categorical_cross_entropy, confusion_matrix, make_splits,
+    MLP,
+    MLPConfig,
+    RecipeConfig,
+    Splits,
+    Trainer,
+    categorical_cross_entropy,
+    confusion_matrix,
+    make_splits,
     sparse_categorical_cross_entropy,
 )  # fmt: skip
 from deepkata.core.config import ConfigError, KataConfig, param
@@ -338,7 +345,8 @@ def _curves(settings: list[Setting], runs: dict[str, list[dict[str, Any]]], seed
     for ax, group in zip(np.atleast_1d(axes), groups):
         for s in (s for s in settings if s.exercise == group):
             h = runs[s.id][0]["history"]
-            ax.plot(h["updates"], np.mean([j["history"]["val_accuracy"] for j in runs[s.id]], axis=0), marker=".", label=s.label)
+            dashed = s.id == "keras-sparse"  # the same run as one-hot: drawn dashed on top of it
+            ax.plot(h["updates"], np.mean([j["history"]["val_accuracy"] for j in runs[s.id]], axis=0), marker=".", ls="--" if dashed else "-", label=s.label)
         ax.axhline(0.1, color="k", ls=":", lw=0.8, label="chance")
         ax.set(xlabel="updates", ylabel="validation accuracy", ylim=(0, 1.01), title=group)
         ax.legend(fontsize=8, loc="lower right")
