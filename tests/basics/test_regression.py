@@ -13,6 +13,7 @@ from deepkata.basics.katas.linear_regression import (
     NOTES,
     Level,
     LinearRegressionConfig,
+    data_rng,
     observations,
 )
 from deepkata.basics.regression import (
@@ -76,6 +77,12 @@ def test_least_squares_matches_sklearn_and_scipys_standard_errors():
     np.testing.assert_allclose(fit.interval(0.95)[0], [lin.slope - t * lin.stderr, lin.slope + t * lin.stderr], rtol=1e-10)
 
 
+def test_t_intervals_hold_the_truth_95_percent_of_the_time():
+    held = [least_squares(*data(s, noise=1.0, n=20)).interval(0.95) for s in range(1000)]
+    cover = np.mean([(ci[:, 0] <= [3.0, 2.0]) & ([3.0, 2.0] <= ci[:, 1]) for ci in held], axis=0)
+    assert np.all(np.abs(cover - 0.95) <= 0.02)  # 3 binomial standard errors (0.007)
+
+
 def test_gradient_descent_shrinks_by_the_contraction_rate():
     x, d = data(1, noise=0.0, n=100)
     X, dt = design(torch.tensor(x, **F64)), torch.tensor(d, **F64)
@@ -131,9 +138,9 @@ def numpy_gd(x: np.ndarray, d: np.ndarray, steps: int, lr: float = 0.1) -> np.nd
 def test_linear_run_resumes_to_the_same_numbers_and_they_are_right(tmp_path, interrupt_at_checkpoint):
     whole = run_kata("linear-regression", tmp_path / "whole", preset="default", sets=LINE)
     m = whole.result["metrics"]
-    # each job's data is line_data with the job's seed; its estimates, recomputed independently
+    # each job's data is line_data from data_rng(seed, noise); its estimates, recomputed independently
     for noise in (0.0, 3.0):
-        sets = [line_data(np.random.default_rng(s), 30, 3.0, 2.0, noise) for s in (0, 1)]
+        sets = [line_data(data_rng(s, noise), 30, 3.0, 2.0, noise) for s in (0, 1)]
         gd = np.median([numpy_gd(x, d, 200) for x, d in sets], axis=0)
         ols = np.median([np.linalg.lstsq(np.c_[x, np.ones_like(x)], d, rcond=None)[0] for x, d in sets], axis=0)
         np.testing.assert_allclose([m[f"noise{noise:g}/gd_w"], m[f"noise{noise:g}/gd_b"]], gd, rtol=0, atol=1e-12)

@@ -131,7 +131,7 @@ def least_squares(x: np.ndarray, d: np.ndarray) -> LeastSquares:
 @dataclass(frozen=True, kw_only=True)
 class PolyConfig(Config):
     degree: int = param(2, "highest power of x (the notebook's input_layer_size - 1)", ge=1, le=8)
-    init_std: float = param(0.01, "standard deviation of the weights' normal initialization", gt=0)
+    init_std: float = param(0.01, "standard deviation of the weights' normal initialization", gt=0, le=10)
 
 
 class PolynomialRegression(nn.Module):
@@ -151,7 +151,7 @@ class PolynomialRegression(nn.Module):
 
 @dataclass(frozen=True, kw_only=True)
 class MLPConfig(Config):
-    hidden: tuple[int, ...] = param((64,), "units of each hidden layer", gt=0)
+    hidden: tuple[int, ...] = param((64,), "units of each hidden layer", gt=0, le=4096)
     activation: Literal["relu", "tanh", "sigmoid"] = param("relu", "hidden layers' activation")
 
 

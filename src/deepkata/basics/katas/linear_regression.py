@@ -53,10 +53,10 @@ EXERCISE = "Day 4 · TensorFlow: linear regression"
 class LinearRegressionConfig(KataConfig):
     noises: tuple[float, ...] = param((0.0, 1.0, 3.0), "noise standard deviations σ (the notes' 0, 1 and 3)", ge=0, le=100)
     n: int = param(100, "points per data set (the notebook's n)", ge=3, le=100_000)
-    lr: float = param(0.1, "gradient descent's learning rate (the notebook's 0.1)", gt=0, le=1)
-    steps: int = param(300, "the notebook's gradient-descent steps (iters_num), where the estimates are read", gt=0)
+    lr: float = param(0.1, "gradient descent's learning rate (the notebook's 0.1; stable below 2 / the loss's top curvature, about 0.8)", gt=0, le=0.5)
+    steps: int = param(300, "the notebook's gradient-descent steps (iters_num), where the estimates are read", gt=0, le=100_000)
     converge_steps: int = param(3000, "steps gradient descent continues to, to show where it converges", gt=0, le=100_000)
-    seeds: int = param(20, "data sets per noise level: seed, seed + 1, ...", gt=1, le=1000)
+    seeds: int = param(50, "data sets per noise level: seed, seed + 1, ...", gt=1, le=1000)
     level: float = param(0.95, "confidence level of the OLS t-intervals", gt=0, lt=1)
 
     def validate(self) -> None:
@@ -66,10 +66,16 @@ class LinearRegressionConfig(KataConfig):
             raise ConfigError(f"noises: each level once, got {self.noises}")
 
 
+def data_rng(seed: int, noise: float) -> np.random.Generator:
+    """The generator of one data set: seeded with the job's seed and the noise level, so that each
+    level draws its own points (as the notes' three runs did), not the same ones scaled."""
+    return np.random.default_rng((seed, round(noise * 1_000_000)))
+
+
 class LineJob:
     """One data set (noise level x seed): hand-written gradient descent beside ``torch.optim.SGD``.
 
-    The data come from a NumPy generator seeded with the job's seed. An engine step is
+    The data come from :func:`data_rng`. An engine step is
     ``CHUNK`` gradient steps; ``path`` holds (w, b) after each, row 0 the notebook's zeros.
     """
 
@@ -78,7 +84,7 @@ class LineJob:
     def __init__(self, noise: float, cfg: LinearRegressionConfig, ctx: JobContext) -> None:
         self.cfg, self.ctx, self.device = cfg, ctx, ctx.device
         self.total = cfg.converge_steps
-        self.x_np, self.d_np = line_data(np.random.default_rng(ctx.seed), cfg.n, *TRUTH, noise)
+        self.x_np, self.d_np = line_data(data_rng(ctx.seed, noise), cfg.n, *TRUTH, noise)
         f64 = {"dtype": torch.float64, "device": ctx.device}
         self.x, self.d = torch.tensor(self.x_np, **f64), torch.tensor(self.d_np, **f64)  # (n,) each
         self.X = design(self.x)  # (n, 2)

@@ -56,13 +56,13 @@ class NonlinearRegressionConfig(KataConfig):
     mlp: MLPConfig = param(MLPConfig(), "the small MLP")
     n: int = param(100, "training points (the notebook's n)", ge=2, le=100_000)
     x_max: float = param(2.0, "x is drawn from [-x_max, x_max) (the notebook's 2)", gt=0, le=100)
-    noise: float = param(0.0, "standard deviation of the targets' noise (the [try] cell has none)", ge=0)
+    noise: float = param(0.0, "standard deviation of the targets' noise (the [try] cell has none)", ge=0, le=1000)
     steps: int = param(10_000, "full-batch Adam steps (the notebook's iters_num)", gt=0, le=1_000_000)
     lr_small: float = param(0.001, "the learning rate the notes found to underfit (Adam's default)", gt=0, le=10)
     lr_large: float = param(0.1, "the learning rate the notes found to fit", gt=0, le=10)
     seeds: int = param(3, "seeds per model and learning rate: seed, seed + 1, ...", gt=0, le=1000)
     r2_close: float = param(0.99, "held-out R² that counts as 'almost the same curve'", gt=0, lt=1)
-    log_every: int = param(50, "steps between points of the loss curves", gt=0)
+    log_every: int = param(50, "steps between points of the loss curves", gt=0, le=100_000)
 
     def validate(self) -> None:
         if self.lr_small >= self.lr_large:
