@@ -152,3 +152,22 @@ def cli(capsys):
         return e.value.code or 0, captured.out, captured.err
 
     return call
+
+
+def cpu_runs_bf16_lstm() -> bool:
+    """Whether this CPU's oneDNN has a bfloat16 LSTM (it refuses one on CPUs without bf16 support)."""
+    import torch
+
+    lstm = torch.nn.LSTM(2, 3, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 4, 2, device="cpu"))
+    except RuntimeError as e:
+        if "primitive" in str(e):
+            return False
+        raise
+    return True
+
+
+# the oneDNN of a CPU without bfloat16 support refuses a bf16 LSTM ("could not create a primitive descriptor")
+NEEDS_BF16_LSTM = pytest.mark.skipif(not cpu_runs_bf16_lstm(), reason="this CPU's oneDNN cannot create a bfloat16 LSTM primitive")

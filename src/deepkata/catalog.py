@@ -13,6 +13,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.rl.katas",
     "deepkata.go.katas",
     "deepkata.basics.katas",
+    "deepkata.vision.katas",
 )
 
 # modules whose import registers models in deepkata.models (architectures of every topic)
@@ -21,6 +22,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.nlp.transformer",
     "deepkata.nlp.seq2seq",
     "deepkata.rl.policy_gradient",
+    "deepkata.vision.resnet",
+    "deepkata.vision.densenet",
+    "deepkata.vision.mobilenet",
+    "deepkata.vision.plain_cnn",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function

@@ -19,7 +19,7 @@ from deepkata.core.seeding import seed_everything
 from deepkata.rnn.adding import TRIVIAL_MSE, adding_batch
 from deepkata.rnn.gradient_flow import hidden_gradient_norms
 from deepkata.rnn.katas.long_memory import LABELS, AddingJob
-from tests.conftest import resume_run, run_kata
+from tests.conftest import NEEDS_BF16_LSTM, resume_run, run_kata
 
 TINY = [
     "lengths=6,12", "flow_length=12", "steps=60", "eval_every=20", "hidden=8", "batch=16",
@@ -77,6 +77,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, tiny, interrupt_at
     assert set(resumed.result["timings"]) == set(tiny.result["timings"]) == {f"T{t}/{c}/seconds" for t in (6, 12) for c in CELLS}
 
 
+@NEEDS_BF16_LSTM
 def test_bf16_autocast_runs_the_same_jobs_in_lower_precision(tmp_path, tiny):
     res = run_kata("long-memory", tmp_path, preset="default", sets=TINY, precision="bf16")
     m, m32 = res.result["metrics"], tiny.result["metrics"]

@@ -15,7 +15,7 @@ from deepkata.timeseries.metrics import diebold_mariano
 from deepkata.timeseries.ohlc import OHLC
 from deepkata.timeseries.synthetic import synthetic_ohlc
 from deepkata.timeseries.windows import MinMaxScaler, TargetScaler, prepare
-from tests.conftest import resume_run, run_kata
+from tests.conftest import NEEDS_BF16_LSTM, resume_run, run_kata
 
 SMALL = ["epochs=3", "model.window=10", "model.hidden=8", "synthetic_days=400", "batch=16"]
 
@@ -125,6 +125,7 @@ def test_walk_forward_resumes_with_the_best_epoch_it_had(tmp_path, interrupt_at_
     assert resumed.result["metrics"] == whole.result["metrics"]
 
 
+@NEEDS_BF16_LSTM
 def test_bf16_runs_the_forward_passes_in_bfloat16(tmp_path):
     fp32, bf16 = fx(tmp_path), fx(tmp_path, precision="bf16")
     a, b = fp32.result["metrics"], bf16.result["metrics"]

@@ -59,6 +59,26 @@ def mnist_folder() -> Path:
     return data_root() / "mnist"
 
 
+# Debian's package dataset-fashion-mnist installs the four files here
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def fashion_mnist_folder() -> Path:
+    """Where Fashion-MNIST is found: ``$DEEPKATA_DATA/fashion-mnist``, else Debian's copy.
+
+    A UserError saying how to get it when neither folder holds its test images.
+    """
+    candidates = [data_root() / "fashion-mnist", DEBIAN_FASHION_MNIST]
+    for folder in candidates:
+        if any((folder / (TEST_IMAGES + ext)).is_file() for ext in (".gz", "")):
+            return folder
+    raise UserError(
+        f"Fashion-MNIST not found in {candidates[0]} or {candidates[1]}: install it with "
+        "'apt-get install dataset-fashion-mnist', or give its folder of IDX files with --data DIR"
+    )
+
+
 def _one(folder: Path, stem: str) -> Path:
     """The file ``stem`` or ``stem.gz`` in ``folder``; a UserError naming both if neither is there."""
     for name in (stem + ".gz", stem):
