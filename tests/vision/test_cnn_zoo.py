@@ -47,7 +47,7 @@ def test_epochs_per_model():
     assert [cfg.recipe(m).epochs for m in ZOO] == [4, 3, 2, 1]
     assert CnnZooConfig().recipe("resnet-small").epochs == CnnZooConfig().train.epochs
     full = runner.prepare(get_kata("cnn-zoo"), "full", [])[0]
-    assert full.dataset == "fashion-mnist" and full.train.flip and full.epochs is not None
+    assert full.dataset == "fashion-mnist" and full.train.flip and full.epochs is None and full.train.epochs == 20
 
 
 def table(resnet=0.92, densenet=0.92, v1=0.915, macs=(31e6, 35e6, 41e6), params=(272_186, 214_372, 823_434), latency=(10.0, 14.0, 12.0)):
