@@ -59,6 +59,12 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("table.1.directional_accuracy_median", lambda v: finite(v) and 0 <= v <= 1),
         ("data", lambda v: v == "generated (synthetic)"),
     ]),
+    "detection.py": ("detection", [
+        ("coco_eval.rows", lambda v: [r["tool"] for r in v] == ["deepkata", "pycocotools", "faster-coco-eval"]),
+        ("coco_eval.rows.0.max_abs_diff_vs_pycocotools", lambda v: finite(v) and v <= 1e-12),  # our 12 numbers are pycocotools'
+        ("coco_eval.rows.0.speedup_vs_pycocotools", positive),
+        ("coco_eval.set.images", lambda v: v == 40),
+    ]),
     "go.py": ("go", [
         ("speed.playouts_per_s_empty_board", positive),
         ("speed.mcts_rave_simulations_per_s_empty_board", positive),

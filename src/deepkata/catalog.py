@@ -14,6 +14,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.go.katas",
     "deepkata.basics.katas",
     "deepkata.vision.katas",
+    "deepkata.detection.katas",
 )
 
 # modules whose import registers models in deepkata.models (architectures of every topic)
@@ -26,6 +27,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.vision.densenet",
     "deepkata.vision.mobilenet",
     "deepkata.vision.plain_cnn",
+    "deepkata.detection.segnets",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
@@ -35,4 +37,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("translate", "deepkata.nlp.commands:translate"),
     ("gtp", "deepkata.go.commands:gtp"),
     ("arena", "deepkata.go.commands:arena"),
+    ("coco-eval", "deepkata.detection.commands:coco_eval"),
 )

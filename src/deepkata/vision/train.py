@@ -34,6 +34,7 @@ from torch import nn
 from deepkata.core.config import Config, param
 from deepkata.core.engine import JobContext
 from deepkata.core.metrics import confusion_matrix
+from deepkata.core.optim import decay_groups, warmup_cosine
 from deepkata.vision.images import ImageSplits, Split, augment
 
 
@@ -56,20 +57,12 @@ class TrainConfig(Config):
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weights of convolutions and linear layers decay; 1-d parameters (norms' γ, β, biases) do not."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return decay_groups(model, weight_decay)
 
 
 def learning_rate(cfg: TrainConfig, update: int, total: int) -> float:
     """η at ``update`` (0-based) of ``total``: linear warm-up, then cosine decay or constant."""
-    warm = int(cfg.warmup * total)
-    if update < warm:
-        return cfg.lr * (update + 1) / warm  # η (t + 1) / T_w
-    if cfg.schedule == "constant":
-        return cfg.lr
-    s = (update - warm) / max(1, total - warm)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * s))  # η (1 + cos(π s)) / 2
+    return warmup_cosine(cfg.lr, update, total, cfg.warmup, cfg.schedule)
 
 
 class Classifier:
