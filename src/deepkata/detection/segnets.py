@@ -69,6 +69,7 @@ from torch import Tensor, nn
 from deepkata.core.config import Config, param
 from deepkata.core.errors import ConfigError
 from deepkata.detection.upsampling import ConvTranspose2d, bilinear_kernel, max_pool2d_with_switches, max_unpool2d
+from deepkata.models.init import he_init
 from deepkata.models.registry import register_model
 
 __all__ = [
@@ -93,18 +94,6 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3, dilation:
             relu=nn.ReLU(inplace=True),
         )
     )
-
-
-def _init_weights(module: nn.Module) -> None:
-    """Kaiming-normal convs (fan_out, ReLU), zero conv biases, BN weight 1 and bias 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def bilinear_upsampling(channels: int, factor: int) -> ConvTranspose2d:
@@ -171,7 +160,7 @@ class FCN(nn.Module):
         self.score_fr = nn.Conv2d(cfg.fc_width, k, 1)
         self.score_pool4 = nn.Conv2d(cfg.blocks[3], k, 1)
         self.score_pool3 = nn.Conv2d(cfg.blocks[2], k, 1)
-        _init_weights(self)
+        he_init(self)
         for layer in (self.score_pool4, self.score_pool3):
             # the paper: the new skip scores start at zero, leaving the coarser predictions unmodified
             nn.init.zeros_(layer.weight)
@@ -259,7 +248,7 @@ class SegNet(nn.Module):
         outs = (cfg.stages[0], *cfg.stages[:-1])
         self.decoder = nn.ModuleList([DecoderStage(cfg.stages[i], outs[i], cfg.convs) for i in reversed(range(len(cfg.stages)))])
         self.classifier = nn.Conv2d(cfg.stages[0], cfg.classes, 1)
-        _init_weights(self)
+        he_init(self)
 
     def encode(self, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, tuple[int, int]]]]:
         """The deepest features and, per stage (first to last), the switches and the pre-pool size."""
@@ -339,7 +328,7 @@ class DilatedNet(nn.Module):
         self.project = conv_bn_relu(channels, cfg.context_width, 1)
         self.context = ContextModule(cfg.context_width, cfg.dilations)
         self.classifier = nn.Conv2d(cfg.context_width, cfg.classes, 1)
-        _init_weights(self)
+        he_init(self)
         self.context.reset_parameters()
 
     def layers(self) -> list[tuple[int, int, int]]:

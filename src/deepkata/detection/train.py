@@ -265,7 +265,3 @@ class TrainerJob:
     def result(self) -> dict[str, Any]:
         t = self.trainer
         return {"history": t.history, "seconds": t.seconds, "diverged": t.diverged, "state": {k: v.cpu() for k, v in t.model.state_dict().items()}}
-
-
-def model_size(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

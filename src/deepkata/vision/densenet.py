@@ -43,7 +43,7 @@ from torch import nn
 
 from deepkata.core.config import Config, param
 from deepkata.models.registry import register_model
-from deepkata.vision.resnet import he_init
+from deepkata.models.init import he_init
 
 
 def compressed(channels: int, theta: float) -> int:

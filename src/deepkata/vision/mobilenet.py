@@ -62,7 +62,7 @@ from torch import nn
 
 from deepkata.core.config import Config, ConfigError, param
 from deepkata.models.registry import register_model
-from deepkata.vision.resnet import he_init
+from deepkata.models.init import he_init
 
 # MobileNet v1 (Howard et al., Table 1): the stem conv's channels and stride, then each depthwise
 # separable block's output channels and depthwise stride

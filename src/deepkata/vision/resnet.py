@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.init import he_init
 from deepkata.models.registry import register_model
 
 BlockName = Literal["basic", "bottleneck"]
@@ -51,22 +52,6 @@ RESNET_DEPTHS: dict[int, tuple[BlockName, tuple[int, ...]]] = {
     50: ("bottleneck", (3, 4, 6, 3)),
 }
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # the 3x3 convs' channels per stage; a bottleneck outputs 4x
-
-
-def he_init(module: nn.Module) -> None:
-    """Every conv Kaiming-normal with fan_out (std sqrt(2 / (k^2 C_out))), every BN weight 1 and bias 0.
-
-    The rule of He et al. 2015, as torchvision and the papers' Torch/Caffe code apply it; linear
-    layers are left to their model.
-    """
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:

@@ -28,8 +28,8 @@ from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.detection.metrics import segmentation_scores
 from deepkata.detection.shapes import CLASSES, ShapesConfig, make_splits
-from deepkata.detection.train import Segmenter, TrainerJob, TrainRecipe, model_size
-from deepkata.models import build_model, get_model
+from deepkata.detection.train import Segmenter, TrainerJob, TrainRecipe
+from deepkata.models import build_model, count_parameters, get_model
 
 NETWORKS = ("fcn-small", "segnet-small", "dilated-small")
 LABELS = {"fcn-small": "FCN-8s", "segnet-small": "SegNet", "dilated-small": "dilated"}
@@ -103,10 +103,10 @@ def run(cfg: SegmentConfig, run: Run) -> Outcome:
         seconds = float(np.mean([r["seconds"] for _, r in per_seed]))
         metrics |= {f"{m}/miou": float(miou.mean()), f"{m}/pixel_accuracy": float(np.mean([s.pixel_accuracy for s, _ in per_seed]))}
         metrics |= {f"{m}/iou_{NAMES[c]}": float(iou[c]) for c in range(classes)}
-        metrics |= {f"{m}/params": model_size(model), f"{m}/val_miou": float(np.mean([r["history"]["val_miou"][-1] for _, r in per_seed]))}
+        metrics |= {f"{m}/params": count_parameters(model), f"{m}/val_miou": float(np.mean([r["history"]["val_miou"][-1] for _, r in per_seed]))}
         timings[f"{m}/seconds"] = seconds
         rows.append({
-            "network": LABELS.get(m, m), "model": m, "params": f"{model_size(model):,}", "training (min)": round(seconds / 60, 1),
+            "network": LABELS.get(m, m), "model": m, "params": f"{count_parameters(model):,}", "training (min)": round(seconds / 60, 1),
             "pixel accuracy": f"{metrics[f'{m}/pixel_accuracy']:.2%}", **{f"IoU {NAMES[c]}": f"{iou[c]:.3f}" for c in range(classes)},
             "mIoU": f"{miou.mean():.3f}" + (f" ± {miou.std():.3f}" if len(miou) > 1 else ""),
         })  # fmt: skip

@@ -35,7 +35,8 @@ from deepkata.detection.coco import AREA_LABELS, RECALL_LEVELS, STAT_NAMES, eval
 from deepkata.detection.metrics import mean_average_precision
 from deepkata.detection.shapes import CLASSES, Shapes, ShapesConfig, make_splits, to_coco
 from deepkata.detection.ssd import Ssd, SsdConfig, postprocess
-from deepkata.detection.train import Detector, TrainerJob, TrainRecipe, coco_detections, model_size, normalize
+from deepkata.detection.train import Detector, TrainerJob, TrainRecipe, coco_detections, normalize
+from deepkata.models import count_parameters
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +103,7 @@ def run(cfg: SsdKataConfig, run: Run) -> Outcome:
     metrics |= {f"test/AP_{CLASSES[c - 1]}": per_class[c] for c in per_class}
     metrics |= {f"test/VOC_AP50_{CLASSES[c - 1]}": voc_per_class[c] for c in voc_per_class}
     metrics |= {"test/VOC_mAP50": voc_map, "val/AP": h["val_ap"][-1] if h["val_ap"] else None, "val/AP50": h["val_ap50"][-1] if h["val_ap50"] else None}
-    metrics |= {"train/diverged": int(result["diverged"] is not None), "train/minutes": result["seconds"] / 60, "model/params": model_size(model)}
+    metrics |= {"train/diverged": int(result["diverged"] is not None), "train/minutes": result["seconds"] / 60, "model/params": count_parameters(model)}
     timings = {"train/seconds": result["seconds"]} | {f"latency/b{b}_ms": ms for b, ms in latency.items()}
     metrics |= {f"fps/b{b}": 1e3 * b / ms for b, ms in latency.items()}
 
@@ -118,7 +119,7 @@ def run(cfg: SsdKataConfig, run: Run) -> Outcome:
     speed_table = run.save_table("speed", speed_rows, f"CPU inference, network and decoding with NMS, on {torch.get_num_threads()} thread(s)")
     met = stats["AP50"] >= 0.90 and stats["AP"] >= 0.60
     summary = (
-        f"SSD ({model_size(model):,} parameters) trained {len(h['epoch'])} epochs on {len(splits.train):,} generated images in "
+        f"SSD ({count_parameters(model):,} parameters) trained {len(h['epoch'])} epochs on {len(splits.train):,} generated images in "
         f"{result['seconds'] / 60:.1f} min. Test ({len(splits.test):,} images): AP@[.5:.95] {stats['AP']:.3f}, AP50 {stats['AP50']:.3f}, "
         f"AP75 {stats['AP75']:.3f}; VOC mAP50 {voc_map:.3f}. The issue's target (AP50 ≥ 0.90 and AP ≥ 0.60) is "
         f"{'met' if met else 'not met'}. Inference: {metrics[f'fps/b{max(latency)}']:.0f} images/s at batch {max(latency)} on the CPU."
