@@ -1,18 +1,29 @@
-"""Detection: our COCO evaluation against pycocotools and faster-coco-eval, values and times side by side.
+"""Detection: our COCO evaluation against pycocotools and faster-coco-eval, and the SSD and segmentation katas over seeds.
 
-One randomized set (``deepkata.detection.coco.random_coco_set``: 5,000 images of 640 x 480, 80
-categories, 0 to 12 ground truths an image with crowds and every size, 100 detections an image on
-average, half of them near a ground truth, scores with many ties) is written as COCO JSON files and
-scored by each evaluator as a user runs it: read the two files, evaluate, accumulate, summarize.
-The times are each tool's own, measured one after the other in this process (median of
-``--repeats``; pycocotools once, it takes a minute or more); the speed is reported as ratios to
-pycocotools from the same run. The 12 numbers of each are compared with pycocotools' (the
-reference): the largest absolute difference.
+1. **COCO evaluation.** One randomized set (``deepkata.detection.coco.random_coco_set``: 5,000
+   images of 640 x 480, 80 categories, 0 to 12 ground truths an image with crowds and every size,
+   100 detections an image on average, half of them near a ground truth, scores with many ties) is
+   written as COCO JSON files and scored by each evaluator as a user runs it: read the two files,
+   evaluate, accumulate, summarize. The times are each tool's own, measured one after the other in
+   this process (median of ``--repeats``; pycocotools once, it takes a minute or more); the speed
+   is reported as ratios to pycocotools from the same run. The 12 numbers of each are compared
+   with pycocotools' (the reference): the largest absolute difference.
+2. **The katas over seeds.** ``ssd`` and ``segment`` (preset ``full`` by default) once per seed;
+   the seed draws the generated images as well as the weights. Each figure is tabled as mean ±
+   sd over the seeds with every seed's value, and each target of issue 18 is checked on every
+   seed (SSD: AP50 >= 0.90 and AP@[.5:.95] >= 0.60 within 30 minutes of training; segmentation:
+   mIoU >= 0.85 for the best network, chosen on validation). ``--reuse`` takes finished runs
+   instead of training their seeds again: a run folder (``deepkata run ssd --preset full``) or a
+   ``bench/run_kata.py`` record of one (``bench/results/ssd-full.json``).
 
-    python bench/detection.py                      # 5,000 images x 100 detections (about 3 minutes)
-    python bench/detection.py --smoke --out /tmp/d # every step on 40 images (CI)
+    python bench/detection.py                      # both parts: 3 seeds of each kata's full preset (hours)
+    python bench/detection.py --skip-katas         # the COCO evaluation only (about 3 minutes)
+    python bench/detection.py --skip-coco --reuse bench/results/ssd-full.json runs/segment/...-s0
+    python bench/detection.py --smoke --out /tmp/d # every step at a tiny size (CI)
 
-Run it alone: anything else on the 2 cores slows some tools more than others.
+A part that is skipped is carried over from the record already in ``--out``, with the command,
+commit and date that measured it. Run it alone: anything else on the 2 cores slows some tools
+more than others, and the training.
 """
 
 from __future__ import annotations
@@ -31,7 +42,17 @@ from typing import Any
 import numpy as np
 from _shared import add_options, parse
 
-SMOKE = {"images": 40, "repeats": 1}
+SMOKE = {"images": 40, "repeats": 1, "seeds": [0, 1], "preset": "smoke"}
+KATAS = ("ssd", "segment")
+# the SSD's figures: (metric in the kata's record, label)
+SSD_FIGURES = (
+    ("test/AP", "AP@[.5:.95]"), ("test/AP50", "AP50"), ("test/AP75", "AP75"), ("test/VOC_mAP50", "VOC mAP50 (all-point)"),
+    ("test/AP_circle", "AP circle"), ("test/AP_square", "AP square"), ("test/AP_triangle", "AP triangle"),
+    ("train/minutes", "training minutes"),
+)  # fmt: skip  (and "fps/bN", images a second at each batch size N the kata timed)
+# issue 18's targets, checked on every seed: (metric, op, value)
+SSD_TARGETS = (("test/AP50", ">=", 0.90), ("test/AP", ">=", 0.60), ("train/minutes", "<=", 30.0))
+SEGMENT_TARGET = 0.85  # mIoU of the best network (chosen on validation)
 
 
 def time_tool(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
@@ -123,6 +144,107 @@ def coco_speed(images: int, per_image: int, categories: int, repeats: int, seed:
     }  # fmt: skip
 
 
+def run_kata(kata: str, preset: str, seed: int, runs: Path) -> dict[str, Any]:
+    """A fresh run of ``kata`` at ``preset`` and ``seed``: its metrics and where it ran."""
+    from deepkata.core import runner
+    from deepkata.core.registry import get_kata
+
+    spec = get_kata(kata)
+    cfg, overrides = runner.prepare(spec, preset, [])
+    res = runner.execute(spec, cfg, preset=preset, seed=seed, root=runs, overrides=overrides, quiet=True)
+    if res.status != "completed":
+        raise SystemExit(f"bench/detection.py: {kata} seed {seed} ended {res.status}: {res.error}")
+    return {"metrics": res.result["metrics"], "wall_time_s": res.result["wall_time_s"], "source": str(res.dir)}
+
+
+def reuse(path: Path) -> tuple[str, str, int, dict[str, Any]]:
+    """(kata, preset, seed, result) of a finished run: its folder, or a ``bench/run_kata.py`` record of it."""
+    if path.is_dir():
+        config, result = (json.loads((path / name).read_text()) for name in ("config.json", "result.json"))
+        kata, preset, seed = config["kata"], config["preset"], config["seed"]
+    else:
+        result = json.loads(path.read_text())["results"]
+        kata, preset, seed = result["kata"], result["preset"], result["seed"]
+    if kata not in KATAS or result.get("status", "completed") != "completed":
+        raise SystemExit(f"bench/detection.py: {path} is not a finished run of {' or '.join(KATAS)}")
+    return kata, preset, int(seed), {"metrics": result["metrics"], "wall_time_s": result["wall_time_s"], "source": str(path), "reused": True}
+
+
+def over_seeds(values: dict[int, float]) -> dict[str, Any]:
+    """Mean, sample sd (None for one seed), min and every seed's value."""
+    v = list(values.values())
+    return {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None, "min": float(min(v)), "max": float(max(v)),
+            "per_seed": {str(k): float(x) for k, x in values.items()}}  # fmt: skip
+
+
+def holds(value: float, op: str, target: float) -> bool:
+    return value >= target if op == ">=" else value <= target
+
+
+def ssd_table(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    first = next(iter(per_seed.values()))["metrics"]
+    figures = [*SSD_FIGURES, *((key, f"images/s, batch {key[len('fps/b'):]}") for key in first if key.startswith("fps/b"))]
+    rows = [{"figure": label, "metric": key, **over_seeds({s: r["metrics"][key] for s, r in per_seed.items()})} for key, label in figures]
+    targets = [{"metric": key, "op": op, "target": t, "met_every_seed": all(holds(r["metrics"][key], op, t) for r in per_seed.values())}
+               for key, op, t in SSD_TARGETS]  # fmt: skip
+    return {"rows": rows, "targets": targets}
+
+
+def segment_table(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Per network: test mIoU, pixel accuracy, IoU per class and training minutes over the seeds."""
+    from deepkata.detection.katas.segment import NAMES, NETWORKS
+
+    first = next(iter(per_seed.values()))["metrics"]
+    networks = [m for m in NETWORKS if f"{m}/miou" in first]
+    rows = []
+    for m in networks:
+        figures = {"miou": f"{m}/miou", "pixel_accuracy": f"{m}/pixel_accuracy", "train_minutes": f"{m}/train_minutes",
+                   **{f"iou_{n}": f"{m}/iou_{n}" for n in NAMES}}  # fmt: skip
+        rows.append({"network": m, **{k: over_seeds({s: r["metrics"][key] for s, r in per_seed.items()}) for k, key in figures.items() if key in first}})
+    best = {str(s): max(networks, key=lambda m: r["metrics"][f"{m}/val_miou"]) for s, r in per_seed.items()}
+    best_miou = {s: r["metrics"]["segment/best_miou"] for s, r in per_seed.items()}
+    return {
+        "rows": rows, "baseline_all_background_miou": over_seeds({s: r["metrics"]["baseline/miou"] for s, r in per_seed.items()}),
+        "best_on_validation": best, "best_miou": over_seeds(best_miou),
+        "targets": [{"metric": "segment/best_miou", "op": ">=", "target": SEGMENT_TARGET, "met_every_seed": all(v >= SEGMENT_TARGET for v in best_miou.values())}],
+    }  # fmt: skip
+
+
+def katas_over_seeds(preset: str, seeds: list[int], reused: list[Path], runs: Path, reuse_only: bool) -> dict[str, Any]:
+    found: dict[str, dict[int, dict[str, Any]]] = {k: {} for k in KATAS}
+    for path in reused:
+        kata, got_preset, seed, result = reuse(path)
+        if got_preset != preset:
+            raise SystemExit(f"bench/detection.py: {path} ran preset {got_preset!r}, this table is of {preset!r}")
+        if seed in seeds:
+            found[kata][seed] = result
+    out: dict[str, Any] = {"preset": preset, "seeds": seeds}
+    for kata, per_seed in found.items():
+        for seed in seeds:
+            if seed not in per_seed and not reuse_only:
+                per_seed[seed] = run_kata(kata, preset, seed, runs)
+        if not per_seed:
+            out[kata] = {"not_run": True}
+            continue
+        per_seed = dict(sorted(per_seed.items()))
+        table = ssd_table(per_seed) if kata == "ssd" else segment_table(per_seed)
+        out[kata] = {"seeds": list(per_seed), **table, "runs": {str(s): {k: r[k] for k in ("source", "wall_time_s")} | {"reused": r.get("reused", False)}
+                                                               for s, r in per_seed.items()}}  # fmt: skip
+    return out
+
+
+def carried(out: Path, part: str) -> dict[str, Any] | None:
+    """``part`` of the record already in ``out``, with the command, commit and date that measured it."""
+    path = out / "detection.json"
+    if not path.exists():
+        return None
+    old = json.loads(path.read_text())
+    if part not in old.get("results", {}):
+        return None
+    got = old["results"][part]
+    return got if "measured_by" in got else {**got, "measured_by": {k: old[k] for k in ("command", "git_commit", "date_utc")}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -130,14 +252,29 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=80)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of deepkata and faster-coco-eval (the median)")
     parser.add_argument("--seed", type=int, default=0)
-    add_options(parser)
+    parser.add_argument("--preset", default="full", help="the katas' preset")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--reuse", type=Path, nargs="*", default=[], help="finished ssd/segment runs (folders or bench/run_kata.py records) for their seeds")
+    parser.add_argument("--reuse-only", action="store_true", help="table only the --reuse runs; train nothing")
+    parser.add_argument("--skip-coco", action="store_true", help="keep the COCO part of the record in --out")
+    parser.add_argument("--skip-katas", action="store_true", help="keep the katas part of the record in --out")
+    add_options(parser, runs="runs/bench-detection")
     args = parse(parser, SMOKE)
 
     from deepkata.core.benchmark import record
     from deepkata.core.records import environment
 
     env = environment()
-    results = {"coco_eval": coco_speed(args.images, args.per_image, args.categories, args.repeats, args.seed)}
+    results: dict[str, Any] = {}
+    if args.skip_coco:
+        results["coco_eval"] = carried(args.out, "coco_eval")
+    else:
+        results["coco_eval"] = coco_speed(args.images, args.per_image, args.categories, args.repeats, args.seed)
+    if args.skip_katas:
+        results["katas"] = carried(args.out, "katas")
+    else:
+        results["katas"] = katas_over_seeds(args.preset, args.seeds, args.reuse, args.runs, args.reuse_only)
+    results = {k: v for k, v in results.items() if v is not None}
     record("detection", results, env=env, out_dir=args.out)
 
 

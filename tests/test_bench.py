@@ -64,6 +64,14 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("coco_eval.rows.0.max_abs_diff_vs_pycocotools", lambda v: finite(v) and v <= 1e-12),  # our 12 numbers are pycocotools'
         ("coco_eval.rows.0.speedup_vs_pycocotools", positive),
         ("coco_eval.set.images", lambda v: v == 40),
+        # both katas ran once per seed; every figure has each seed's value
+        ("katas.ssd.seeds", lambda v: v == [0, 1]),
+        ("katas.ssd.rows", lambda v: {r["metric"] for r in v} >= {"test/AP", "test/AP50", "train/minutes", "fps/b1"}
+                                     and all(len(r["per_seed"]) == 2 and r["min"] <= r["mean"] <= r["max"] for r in v)),
+        ("katas.ssd.targets", lambda v: [t["metric"] for t in v] == ["test/AP50", "test/AP", "train/minutes"]),
+        ("katas.segment.rows", lambda v: [r["network"] for r in v] == ["fcn-small", "segnet-small", "dilated-small"]
+                                         and all(0 <= r["miou"]["mean"] <= 1 and len(r["miou"]["per_seed"]) == 2 for r in v)),
+        ("katas.segment.best_on_validation", lambda v: set(v) == {"0", "1"}),
     ]),
     "go.py": ("go", [
         ("speed.playouts_per_s_empty_board", positive),

@@ -1,7 +1,8 @@
 """Transposed convolution, max-unpooling and the receptive field, against PyTorch in float64.
 
-- :func:`conv_transpose2d` (insert zeros, pad, convolve with the flipped kernel) and
-  :func:`conv_transpose2d_scatter` (the definition) equal ``F.conv_transpose2d`` to 1e-10,
+- :func:`conv_transpose2d` (insert zeros, pad, convolve with the flipped kernel),
+  :func:`conv_transpose2d_scatter` (the definition) and, at dilation 1,
+  :func:`conv_transpose2d_subpixel` (one convolution per output phase) equal ``F.conv_transpose2d`` to 1e-10,
   forward and the gradients of x, weight and bias, over a grid of strides, paddings, output
   paddings, dilations and groups with a non-square kernel and input, with pair arguments, and
   over random shapes (hypothesis); it is the adjoint of ``F.conv2d``; a hand-computed case.
@@ -28,6 +29,7 @@ from deepkata.detection.upsampling import (
     conv_transpose2d,
     conv_transpose2d_scatter,
     conv_transpose2d_size,
+    conv_transpose2d_subpixel,
     jump,
     max_pool2d_with_switches,
     max_unpool2d,
@@ -61,6 +63,8 @@ def check_transposed(x: Tensor, weight: Tensor, bias: Tensor, **kwargs: object) 
     want = value_and_grads(F.conv_transpose2d, x, weight, bias, **kwargs)
     assert_all_close(value_and_grads(conv_transpose2d, x, weight, bias, **kwargs), want)
     assert_all_close(value_and_grads(conv_transpose2d_scatter, x, weight, bias, **kwargs), want)
+    if kwargs.get("dilation", 1) in (1, (1, 1)):
+        assert_all_close(value_and_grads(conv_transpose2d_subpixel, x, weight, bias, **kwargs), want)
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def test_a_hand_computed_case() -> None:
     # adds 2 * [1, 10, 100] at 2..4: [1, 10, 102, 20, 200]; padding 1 cuts one from each side
     x = torch.tensor([[[[1.0, 2.0]]]], dtype=F64)
     w = torch.tensor([[[[1.0, 10.0, 100.0]]]], dtype=F64)
-    for fn in (conv_transpose2d, conv_transpose2d_scatter):
+    for fn in (conv_transpose2d, conv_transpose2d_scatter, conv_transpose2d_subpixel):
         assert fn(x, w, stride=(1, 2)).flatten().tolist() == [1.0, 10.0, 102.0, 20.0, 200.0]
         assert fn(x, w, stride=(1, 2), padding=(0, 1)).flatten().tolist() == [10.0, 102.0, 20.0]
         # output padding 1 adds a column of zeros at the right edge of the un-padded output
@@ -167,6 +171,17 @@ def test_bad_arguments_are_refused_as_torch_refuses_them() -> None:
         conv_transpose2d(x, w, groups=3)
     with pytest.raises(ValueError, match="first axis"):
         conv_transpose2d(x, randn(3, 1, 3, 3, seed=18))
+    with pytest.raises(ValueError, match="dilation 1"):
+        conv_transpose2d_subpixel(x, w, dilation=2)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(16, 8, 4), (4, 2, 1), (3, 5, 0), (7, 3, 5)])
+def test_the_subpixel_form_at_fcns_sizes(kernel: int, stride: int, padding: int) -> None:
+    # FCN's x8 (k 16, s 8, p 4) and x2, a kernel smaller than the stride (phases with no tap: zeros),
+    # and padding beyond the kernel (the phases' map is cropped)
+    x, weight, bias = randn(2, 3, 5, 4, seed=20), randn(3, 2, kernel, kernel, seed=21), randn(2, seed=22)
+    for output_padding in (0, stride - 1):
+        check_transposed(x, weight, bias, stride=stride, padding=padding, output_padding=output_padding)
 
 
 def test_the_module_draws_torchs_parameters_and_computes_the_same() -> None:
@@ -188,6 +203,12 @@ def test_the_module_draws_torchs_parameters_and_computes_the_same() -> None:
     with pytest.raises(ValueError, match="not reachable"):
         ours(x, output_size=(11, 3))
     assert not ConvTranspose2d(2, 2, 3, bias=False).state_dict().keys() - {"weight"}
+    # at dilation 1 the module computes by the sub-pixel form; still torch's values
+    torch.manual_seed(1)
+    ref = nn.ConvTranspose2d(4, 6, (4, 3), stride=(2, 3), padding=1, groups=2).double()
+    ours = ConvTranspose2d(4, 6, (4, 3), stride=(2, 3), padding=1, groups=2).double()
+    ours.load_state_dict(ref.state_dict())
+    torch.testing.assert_close(ours(x, output_size=(10, 8)), ref(x, output_size=[10, 8]), atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4, 8])

@@ -28,8 +28,21 @@ x[c, i, j] * w[c, o, u, v] into output pixel (i s - p + u d, j s - p + v d)
 3. convolve with stride 1 and dilation d with the kernel flipped in both spatial axes and its
    channel axes swapped (per group): w'[o, c, u, v] = w[c, o, k_h - 1 - u, k_w - 1 - v].
 
-Both give H_out = (H - 1) s - 2p + d (k - 1) + op + 1, equal to ``F.conv_transpose2d`` (float64,
-1e-10, gradients included; tests/detection/test_upsampling.py). op only chooses among the input
+The zero-inserted input wastes (s^2 - 1) / s^2 of that convolution's multiply-adds on zeros. The
+**sub-pixel** form (Shi et al. 2016, :func:`conv_transpose2d_subpixel`) does none: with
+o + p = q s + r (r in 0..s-1, the output pixel's phase), only the taps u = r + j s reach it,
+from input pixel i = q - j, so
+
+    y[o] = sum_j x[q - j] w[r + j s],    j = 0 .. J - 1,  J = ceil(k / s),
+
+a stride-1 convolution of the input with the phase's sub-kernel of J taps. All s_h s_w phases
+are one ``F.conv2d`` with s_h s_w C_out output channels and a J_h x J_w kernel (the input padded
+by J - 1 each side), its channels then interleaved into the s-times larger map (the "pixel
+shuffle") and the padding p cropped off; dilation 1 only (the module falls back to the
+zero-inserted form otherwise).
+
+All three give H_out = (H - 1) s - 2p + d (k - 1) + op + 1, equal to ``F.conv_transpose2d``
+(float64, 1e-10, gradients included; tests/detection/test_upsampling.py). op only chooses among the input
 sizes that a strided convolution maps to H (it must be < s or < d, as torch requires).
 
 **Max-unpooling** (SegNet): max-pooling remembers where each maximum came from (as torch, the
@@ -62,6 +75,7 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose2d_scatter",
     "conv_transpose2d_size",
+    "conv_transpose2d_subpixel",
     "jump",
     "max_pool2d_with_switches",
     "max_unpool2d",
@@ -188,6 +202,35 @@ def conv_transpose2d_scatter(
     return y if bias is None else y + bias.view(1, -1, 1, 1)
 
 
+def conv_transpose2d_subpixel(  # the arguments of conv_transpose2d
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1
+) -> Tensor:
+    """Transposed convolution as s_h s_w stride-1 convolutions of the input, one per output phase,
+    interleaved (Shi et al., "Is the deconvolution layer the same as a convolutional layer?",
+    arXiv:1609.07009, 2016): no multiply-add on an inserted zero. Dilation 1 only; otherwise the
+    same arguments and result as :func:`conv_transpose2d`."""
+    s, p, op, d, size = _transposed_shapes(x, weight, stride, padding, output_padding, dilation, groups)
+    if d != (1, 1):
+        raise ValueError(f"the sub-pixel form needs dilation 1, got {d}; use conv_transpose2d")
+    b, c_in, h, w = x.shape
+    c_out_g, kh, kw = weight.shape[1:]
+    taps = (-(-kh // s[0]), -(-kw // s[1]))  # J = ceil(k / s) per axis
+    # w padded with zeros to J s taps per axis, so that tap r + j s exists for every phase r and j < J
+    wp = F.pad(weight, (0, taps[1] * s[1] - kw, 0, taps[0] * s[0] - kh))  # (C_in, C_out / g, J_h s_h, J_w s_w)
+    # w[c, o, r + j s] as [c, o, j, r], then j reversed (a correlation), phases and output channels first:
+    wp = wp.reshape(groups, c_in // groups, c_out_g, taps[0], s[0], taps[1], s[1]).flip(3, 5)
+    # (g, C_out / g, s_h, s_w, C_in / g, J_h, J_w): output channel (group, o, r_h, r_w) of one conv2d
+    phases = wp.permute(0, 2, 4, 6, 1, 3, 5).reshape(groups * c_out_g * s[0] * s[1], c_in // groups, taps[0], taps[1])
+    # z[(o, r_h, r_w), q_h, q_w] = sum_{c, j} x[c, q - j] w[c, o, r + j s]: q = 0 .. H + J - 2
+    z = F.conv2d(x, phases, padding=(taps[0] - 1, taps[1] - 1), groups=groups)  # (B, C_out s_h s_w, H + J_h - 1, W + J_w - 1)
+    qh, qw = z.shape[-2:]
+    # the pixel shuffle: full[o, q s + r] = z[(o, r), q]: (B, C_out, Q_h s_h, Q_w s_w)
+    full = z.reshape(b, groups * c_out_g, s[0], s[1], qh, qw).permute(0, 1, 4, 2, 5, 3).reshape(b, groups * c_out_g, qh * s[0], qw * s[1])
+    # the output is full[p : p + H_out]; past the last tap (output padding) it is zero
+    y = _pad_or_crop(full, -p[0], p[0] + size[0] - qh * s[0], -p[1], p[1] + size[1] - qw * s[1])  # (B, C_out, H_out, W_out)
+    return y if bias is None else y + bias.view(1, -1, 1, 1)
+
+
 class ConvTranspose2d(nn.Module):
     """``nn.ConvTranspose2d`` (zero padding) on :func:`conv_transpose2d`: the same constructor,
     parameter names, shapes and initialization, so ``load_state_dict`` works both ways and, from
@@ -245,7 +288,9 @@ class ConvTranspose2d(nn.Module):
 
     def forward(self, x: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
         op = self.output_padding if output_size is None else self.output_padding_for(x, output_size)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, op, self.dilation, self.groups)
+        # the sub-pixel form skips the inserted zeros (FCN's x8: 1/64 of the multiply-adds); it needs dilation 1
+        form = conv_transpose2d_subpixel if self.dilation == (1, 1) else conv_transpose2d
+        return form(x, self.weight, self.bias, self.stride, self.padding, op, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         return (

@@ -43,7 +43,7 @@ class SegmentConfig(KataConfig):
     val_images: int = param(200, "validation images (mIoU after each epoch)", gt=0)
     test_images: int = param(300, "test images, scored once at the end", gt=0)
     shapes: ShapesConfig = param(ShapesConfig(), "the generated images")
-    train: TrainRecipe = param(TrainRecipe(epochs=10, batch=16, lr=2e-3), "the training recipe, the same for every network")
+    train: TrainRecipe = param(TrainRecipe(epochs=10, batch=16, lr=3e-3), "the training recipe, the same for every network")
     seeds: int = param(1, "seeds per network", gt=0, le=10)
     show_images: int = param(4, "test images shown with each network's prediction", ge=0, le=16)
 
@@ -62,7 +62,7 @@ class SegmentConfig(KataConfig):
         "smoke": {"train_images": 8, "val_images": 4, "test_images": 4, "train.epochs": 1, "train.batch": 4, "show_images": 2,
                   "shapes.size": 64, "shapes.min_side": 8, "shapes.max_side": 24},
         "default": {},
-        "full": {"train_images": 3000, "val_images": 300, "test_images": 1000, "train.epochs": 20},
+        "full": {"train_images": 3000, "val_images": 300, "test_images": 1000},
     },  # fmt: skip
     expectations=[
         Expectation("every network learns: mIoU above the all-background baseline's", "segment/min_miou_over_baseline", ">=", 0.0, presets=("default", "full")),
@@ -105,6 +105,7 @@ def run(cfg: SegmentConfig, run: Run) -> Outcome:
         metrics |= {f"{m}/iou_{NAMES[c]}": float(iou[c]) for c in range(classes)}
         metrics |= {f"{m}/params": count_parameters(model), f"{m}/val_miou": float(np.mean([r["history"]["val_miou"][-1] for _, r in per_seed]))}
         timings[f"{m}/seconds"] = seconds
+        metrics[f"{m}/train_minutes"] = seconds / 60
         rows.append({
             "network": LABELS.get(m, m), "model": m, "params": f"{count_parameters(model):,}", "training (min)": round(seconds / 60, 1),
             "pixel accuracy": f"{metrics[f'{m}/pixel_accuracy']:.2%}", **{f"IoU {NAMES[c]}": f"{iou[c]:.3f}" for c in range(classes)},
