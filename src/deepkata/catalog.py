@@ -15,6 +15,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.basics.katas",
     "deepkata.vision.katas",
     "deepkata.detection.katas",
+    "deepkata.generative.katas",
 )
 
 # modules whose import registers models in deepkata.models (architectures of every topic)
@@ -28,6 +29,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.vision.mobilenet",
     "deepkata.vision.plain_cnn",
     "deepkata.detection.segnets",
+    "deepkata.generative.vae",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function

@@ -229,3 +229,11 @@ def test_nested_values_are_checked_when_built():
         Outer(model={"dim": 3})  # type: ignore[arg-type]
     with pytest.raises(UserError, match="unknown config key 'model.width'"):
         C.build(Outer, {"model": {"width": 3}})
+
+
+def test_require_distinct_names_the_repeated_value() -> None:
+    from deepkata.core.config import require_distinct
+
+    require_distinct("models", ("a", "b"))
+    with pytest.raises(ConfigError, match="models: 'b' is listed twice"):
+        require_distinct("models", ("a", "b", "c", "b"))

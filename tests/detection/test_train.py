@@ -60,7 +60,7 @@ def test_an_interrupted_detector_resumes_to_the_same_weights(splits):
     assert resumed.updates == whole.updates == 6
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    assert resumed.history["loss"] == whole.history["loss"] and len(whole.history["val_ap"]) == 2
+    assert resumed.history["train_loss"] == whole.history["train_loss"] and len(whole.history["val_ap"]) == 2
     assert not math.isnan(whole.history["val_ap"][-1])  # the last epoch is always scored
 
 
@@ -79,5 +79,5 @@ def test_the_segmenter_learns_the_masks(splits):
     s = Segmenter(model, TrainRecipe(epochs=4, batch=4, lr=3e-3, chunk=3), splits.train, splits.val, torch.device("cpu"))
     while not s.done:
         s.train_chunk()
-    assert s.history["loss"][-1] < 0.6 * s.history["loss"][0]
+    assert s.history["train_loss"][-1] < 0.6 * s.history["train_loss"][0]
     assert 0 <= s.history["val_miou"][-1] <= 1 and s.confusion(splits.val).sum() == 4 * 64 * 64

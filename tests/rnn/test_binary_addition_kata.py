@@ -75,9 +75,10 @@ def test_clipping_tames_the_gradient_steps(tmp_path):
     free_log, clipped_log = (records.read_metrics(r.dir / "metrics.jsonl") for r in (free, clipped))
     assert clipped_log[0] == free_log[0] and clipped_log != free_log
     assert c["train/loss_first"] == f["train/loss_first"]
-    # unclipped, the exploding steps stall the ReLU network (a few sums right by chance: 0% to 9% of them,
-    # depending on the BLAS's rounding); clipped, it learns every sum
-    assert f["train/converged_at"] is None and f["eval/accuracy"] < 0.2
+    # unclipped, the exploding steps stall the ReLU network short of convergence (0% to 9% of the sums
+    # right on two machines, 35% on a third: the BLAS's rounding decides where the steps throw it);
+    # clipped, it learns every sum
+    assert f["train/converged_at"] is None and f["eval/accuracy"] < 0.5
     assert c["train/converged_at"] is not None and c["eval/accuracy"] == 1.0
     assert "each clipped to 5 before its update" in (clipped.dir / "report.md").read_text()
 

@@ -99,6 +99,15 @@ class KataConfig(Config):
     """Base of a kata's config: the fields ``--set`` reaches, library configs nested in it."""
 
 
+def require_distinct(name: str, values: Iterable[Any]) -> None:
+    """A :class:`ConfigError` naming the field and the first value given twice, if any is."""
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"{name}: {value!r} is listed twice")
+        seen.add(value)
+
+
 def is_config(tp: Any) -> bool:
     """Whether the field type ``tp`` is a nested config class."""
     return isinstance(tp, type) and issubclass(tp, Config) and dataclasses.is_dataclass(tp)

@@ -12,17 +12,16 @@ refinements that make short schedules work:
   and ε/C on every class;
 - random crops and flips (:func:`deepkata.vision.images.augment`).
 
-An epoch is one pass over a fresh permutation of the training images; the last batch of an epoch
-may be short. The job advances ``chunk`` batches a step (so a checkpoint can fall inside an epoch)
-and checks validation accuracy at the end of each epoch; the test images are scored once, by
+The loop is the one every topic shares (:mod:`deepkata.core.trainer`): an epoch is one pass over
+a fresh permutation of the training images; the last batch of an epoch may be short. The job
+advances ``chunk`` batches a step (so a checkpoint can fall inside an epoch) and checks
+validation accuracy at the end of each epoch; the test images are scored once, by
 :meth:`ClassifierJob.result`. Models run in channels-last memory order on the CPU, where oneDNN's
 convolutions are several times faster that way.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,15 +30,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepkata.core.config import Config, param
+from deepkata.core.config import param
 from deepkata.core.engine import JobContext
 from deepkata.core.metrics import confusion_matrix
 from deepkata.core.optim import decay_groups, warmup_cosine
+from deepkata.core.trainer import EpochRecipe, EpochTrainer, TrainerJob
 from deepkata.vision.images import ImageSplits, Split, augment
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(Config):
+class TrainConfig(EpochRecipe):
+    """The shared epoch recipe (:class:`~deepkata.core.trainer.EpochRecipe`) with the classifier's defaults and augmentations."""
+
     epochs: int = param(10, "passes over the training images", gt=0)
     batch: int = param(128, "images per update", gt=0)
     optimizer: Literal["sgd", "adam"] = param("sgd", "SGD with Nesterov momentum, or Adam")
@@ -47,7 +49,6 @@ class TrainConfig(Config):
     momentum: float = param(0.9, "SGD momentum μ", ge=0, lt=1)
     weight_decay: float = param(5e-4, "weight decay λ on the weights (not on norm parameters or biases)", ge=0)
     warmup: float = param(0.05, "share of the updates over which the learning rate ramps up linearly", ge=0, lt=1)
-    schedule: Literal["cosine", "constant"] = param("cosine", "after warm-up: cosine decay to 0, or constant")
     label_smoothing: float = param(0.0, "label smoothing ε", ge=0, lt=1)
     crop: int = param(2, "random-crop padding in pixels (0: no crops)", ge=0, le=8)
     flip: bool = param(True, "random horizontal flips")
@@ -65,75 +66,27 @@ def learning_rate(cfg: TrainConfig, update: int, total: int) -> float:
     return warmup_cosine(cfg.lr, update, total, cfg.warmup, cfg.schedule)
 
 
-class Classifier:
-    """A model, its optimizer and its data: epochs of updates, validation after each, state for resume."""
+class Classifier(EpochTrainer):
+    """A model, its optimizer and its images on the shared epoch loop: cross-entropy with label
+    smoothing on augmented batches, training accuracy beside the loss, validation accuracy after each epoch."""
+
+    cfg: TrainConfig
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, splits: ImageSplits, device: torch.device) -> None:
-        self.cfg, self.splits, self.device = cfg, splits, device
+        self.splits = splits
         self.memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model = model.to(device=device, memory_format=self.memory)
-        groups = _param_groups(self.model, cfg.weight_decay)
-        if cfg.optimizer == "sgd":
-            self.opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-        else:
-            self.opt = torch.optim.AdamW(groups, lr=cfg.lr)
-        n = len(splits.train)
-        self.per_epoch = math.ceil(n / cfg.batch)
-        self.total_updates = cfg.epochs * self.per_epoch
-        self.updates, self.seconds = 0, 0.0
-        self.diverged: str | None = None  # what happened, when a loss came out NaN or infinite
-        self.order = torch.randperm(n, device="cpu")  # batch indices, moved to the device batch by batch
-        self.epoch_loss, self.epoch_correct = 0.0, 0
-        self.history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_accuracy": [], "val_accuracy": [], "lr": [], "seconds": []}
+        super().__init__(model.to(device=device, memory_format=self.memory), cfg, len(splits.train), device)
 
-    @property
-    def epoch(self) -> int:
-        return self.updates // self.per_epoch
+    def loss(self, index: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, train = self.cfg, self.splits.train
+        idx = index.to(self.device)
+        x = augment(train.x[idx], pad=cfg.crop, flip=cfg.flip).contiguous(memory_format=self.memory)  # (B, 1, H, W)
+        logits = self.model(x)  # (B, classes)
+        loss = F.cross_entropy(logits, train.y[idx], label_smoothing=cfg.label_smoothing)
+        return loss, {"accuracy": float((logits.argmax(1) == train.y[idx]).float().mean())}
 
-    @property
-    def done(self) -> bool:
-        return self.updates >= self.total_updates or self.diverged is not None
-
-    def train_chunk(self) -> bool:
-        """Up to ``chunk`` updates, stopping at the end of an epoch; True if an epoch ended (and was scored)."""
-        cfg, train, start = self.cfg, self.splits.train, time.perf_counter()
-        self.model.train()
-        for _ in range(cfg.chunk):
-            i = self.updates % self.per_epoch
-            lr = learning_rate(cfg, self.updates, self.total_updates)
-            for group in self.opt.param_groups:
-                group["lr"] = lr
-            idx = self.order[i * cfg.batch : (i + 1) * cfg.batch].to(self.device)
-            x = augment(train.x[idx], pad=cfg.crop, flip=cfg.flip).contiguous(memory_format=self.memory)  # (B, 1, H, W)
-            logits = self.model(x)  # (B, classes)
-            loss = F.cross_entropy(logits, train.y[idx], label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):  # diverged: stop here, keep the record, let the sweep go on
-                self.diverged = f"loss {loss.item()} at update {self.updates + 1} of {self.total_updates} (epoch {self.epoch + 1}, lr {lr:.3g})"
-                break
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.updates += 1
-            self.epoch_loss += loss.item() * len(idx)
-            self.epoch_correct += int((logits.argmax(1) == train.y[idx]).sum())
-            if self.updates % self.per_epoch == 0:
-                self.seconds += time.perf_counter() - start
-                self._end_epoch(lr)
-                return True
-        self.seconds += time.perf_counter() - start
-        return False
-
-    def _end_epoch(self, lr: float) -> None:
-        n = len(self.splits.train)
-        h = self.history
-        h["epoch"].append(self.epoch)
-        h["train_loss"].append(self.epoch_loss / n)
-        h["train_accuracy"].append(self.epoch_correct / n)
-        h["val_accuracy"].append(self.accuracy(self.splits.val))
-        h["lr"].append(lr)
-        h["seconds"].append(self.seconds)
-        self.epoch_loss, self.epoch_correct = 0.0, 0
-        self.order = torch.randperm(n, device="cpu")
+    def measure(self, last: bool) -> dict[str, float]:
+        return {"val_accuracy": self.accuracy(self.splits.val)}
 
     @torch.no_grad()
     def predict(self, split: Split, *, batch: int = 500) -> torch.Tensor:
@@ -144,48 +97,18 @@ class Classifier:
     def accuracy(self, split: Split) -> float:
         return int((self.predict(split) == split.y).sum()) / len(split)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(), "opt": self.opt.state_dict(), "updates": self.updates, "seconds": self.seconds,
-            "order": self.order.clone(), "diverged": self.diverged, "epoch_loss": self.epoch_loss, "epoch_correct": self.epoch_correct,
-            "history": {k: list(v) for k, v in self.history.items()},
-        }  # fmt: skip
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.updates, self.seconds = int(state["updates"]), float(state["seconds"])
-        self.order = state["order"].clone()
-        self.diverged = state["diverged"]
-        self.epoch_loss, self.epoch_correct = float(state["epoch_loss"]), int(state["epoch_correct"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
+class ClassifierJob(TrainerJob):
+    """A :class:`Classifier` on the engine (:class:`~deepkata.core.trainer.TrainerJob`): ``chunk``
+    batches a step, an epoch's end logged; its result adds the test images' scores."""
 
-
-class ClassifierJob:
-    """A :class:`Classifier` on the engine: ``chunk`` batches a step; an epoch's end is logged."""
+    trainer: Classifier
 
     def __init__(
         self, model: nn.Module, cfg: TrainConfig, splits: ImageSplits, ctx: JobContext, *, extra: Callable[[Classifier], dict[str, Any]] | None = None
     ) -> None:
-        self.trainer = Classifier(model, cfg, splits, ctx.device)
-        self.ctx, self.device, self.extra = ctx, ctx.device, extra
-        self.total = self.trainer.total_updates
-
-    progress = property(lambda self: self.trainer.updates)
-    done = property(lambda self: self.trainer.done)
-
-    def step(self) -> None:
-        t = self.trainer
-        if t.train_chunk():
-            h = t.history
-            self.ctx.log(t.epoch, {"train/loss": h["train_loss"][-1], "train/accuracy": h["train_accuracy"][-1],
-                                   "val/accuracy": h["val_accuracy"][-1], "train/lr": h["lr"][-1]})  # fmt: skip
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.trainer.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.trainer.load_state_dict(state)
+        super().__init__(Classifier(model, cfg, splits, ctx.device), ctx)
+        self.extra = extra
 
     def result(self) -> dict[str, Any]:
         """History, seconds, test accuracy, confusion matrix, the misclassified test images, and ``extra``'s findings."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.config import ConfigError, KataConfig, param, require_distinct
 from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Outcome, register_kata
@@ -48,8 +48,7 @@ class SegmentConfig(KataConfig):
     show_images: int = param(4, "test images shown with each network's prediction", ge=0, le=16)
 
     def validate(self) -> None:
-        if len(set(self.models)) != len(self.models):
-            raise ConfigError("models: a model is listed twice")
+        require_distinct("models", self.models)
 
 
 @register_kata(

@@ -173,9 +173,9 @@ def _pr_curves(ev: Any) -> Any:
 
 def _history(h: dict[str, list[float]]) -> Any:
     fig, (left, right) = figure(1, 2, width=5.0, height=3.8)
-    left.plot(h["epoch"], h["loss"], label="total")
-    left.plot(h["epoch"], h["conf"], label="classes (cross-entropy)")
-    left.plot(h["epoch"], h["loc"], label="boxes (smooth L1)")
+    left.plot(h["epoch"], h["train_loss"], label="total")
+    left.plot(h["epoch"], h["train_conf"], label="classes (cross-entropy)")
+    left.plot(h["epoch"], h["train_loc"], label="boxes (smooth L1)")
     left.set(xlabel="epoch", ylabel="loss per matched box", title="Training loss")
     left.legend(fontsize=8)
     scored = [i for i, v in enumerate(h["val_ap"]) if not np.isnan(v)]

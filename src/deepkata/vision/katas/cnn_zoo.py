@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepkata.core.config import ConfigError, KataConfig, param
+from deepkata.core.config import ConfigError, KataConfig, param, require_distinct
 from deepkata.core.engine import JobContext, JobSpec
 from deepkata.core.plots import figure
 from deepkata.core.registry import Expectation, Observation, Outcome, register_kata
@@ -61,8 +61,7 @@ class CnnZooConfig(KataConfig):
     def validate(self) -> None:
         if self.epochs is not None and len(self.epochs) != len(self.models):
             raise ConfigError(f"epochs: {len(self.epochs)} values for {len(self.models)} models; give one per model or none")
-        if len(set(self.models)) != len(self.models):
-            raise ConfigError("models: a model is listed twice")
+        require_distinct("models", self.models)
 
     def recipe(self, model: str) -> TrainConfig:
         if self.epochs is None:

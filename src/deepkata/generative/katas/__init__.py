@@ -1,0 +1,3 @@
+"""The generative topic's katas: importing this module registers them."""
+
+from deepkata.generative.katas import vae  # noqa: F401
