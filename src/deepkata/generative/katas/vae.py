@@ -62,7 +62,7 @@ class VaeConfig(KataConfig):
     config=VaeConfig,
     presets={
         "smoke": {"train.epochs": 1, "train_limit": 200, "validation": 50, "nll_samples": 20, "nll_images": 40, "latent": 4, "show": 4},
-        "default": {},
+        "default": {"train.epochs": 100},
         "full": {"dataset": "mnist", "validation": 5000, "train.epochs": 30, "nll_samples": 5000, "nll_images": 2000},
     },  # fmt: skip
     expectations=[
