@@ -124,7 +124,7 @@ def run(cfg: SegmentConfig, run: Run) -> Outcome:
     table = run.save_table("segment", rows, "Each network on the test images (mIoU: mean over background and the three shapes; ± sd over seeds)")
     run.save_figure(_curves(cfg, done, seeds), "curves", "Validation mIoU per epoch")
     if cfg.show_images:
-        run.save_figure(_overlays(splits.test, predictions, cfg.show_images), "predictions", "Test images, their true masks and each network's prediction")
+        run.save_figure(_overlays(splits.test, predictions, cfg.show_images), "predictions", "Test images, their true masks and each network's prediction (circles red, squares green, triangles blue)")
     summary = (
         f"{len(cfg.models)} networks × {len(seeds)} seed(s), {cfg.train.epochs} epochs on {len(splits.train):,} generated images; "
         + " ".join(f"{LABELS.get(m, m)}: mIoU {metrics[f'{m}/miou']:.3f} ({timings[f'{m}/seconds'] / 60:.1f} min)." for m in cfg.models)
