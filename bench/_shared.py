@@ -62,3 +62,45 @@ def run_all(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], jobs: int) -
         return [fn(*call) for call in calls]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         return list(pool.map(fn, *zip(*calls)))
+
+
+def run_kata_seed(script: str, kata: str, preset: str, seed: int, runs: Path) -> dict[str, Any]:
+    """A fresh run of ``kata`` at ``preset`` and ``seed`` for ``script``'s table over seeds: its metrics and where it ran."""
+    from deepkata.core import runner
+    from deepkata.core.registry import get_kata
+
+    spec = get_kata(kata)
+    cfg, overrides = runner.prepare(spec, preset, [])
+    res = runner.execute(spec, cfg, preset=preset, seed=seed, root=runs, overrides=overrides, quiet=True)
+    if res.status != "completed":
+        raise SystemExit(f"bench/{script}: {kata} seed {seed} ended {res.status}: {res.error}")
+    return {"metrics": res.result["metrics"], "wall_time_s": res.result["wall_time_s"], "source": str(res.dir)}
+
+
+def finished_run(script: str, path: Path, katas: Sequence[str]) -> tuple[str, str, int, dict[str, Any]]:
+    """(kata, preset, seed, result) of a finished run of one of ``katas``: its folder, or a ``bench/run_kata.py`` record of it."""
+    import json
+
+    if path.is_dir():
+        config, result = (json.loads((path / name).read_text()) for name in ("config.json", "result.json"))
+        kata, preset, seed = config["kata"], config["preset"], config["seed"]
+    else:
+        result = json.loads(path.read_text())["results"]
+        kata, preset, seed = result["kata"], result["preset"], result["seed"]
+    if kata not in katas or result.get("status", "completed") != "completed":
+        raise SystemExit(f"bench/{script}: {path} is not a finished run of {' or '.join(katas)}")
+    return kata, preset, int(seed), {"metrics": result["metrics"], "wall_time_s": result["wall_time_s"], "source": str(path), "reused": True}
+
+
+def over_seeds(values: Mapping[int, float]) -> dict[str, Any]:
+    """Mean, sample sd (None for one seed), min, max and every seed's value of one figure."""
+    import statistics
+
+    v = [float(x) for x in values.values()]
+    return {"mean": statistics.fmean(v), "sd": statistics.stdev(v) if len(v) > 1 else None, "min": min(v), "max": max(v),
+            "per_seed": {str(k): float(x) for k, x in values.items()}}  # fmt: skip
+
+
+def holds(value: float, op: str, target: float) -> bool:
+    """``value op target`` for op ``>=`` or ``<=``."""
+    return value >= target if op == ">=" else value <= target

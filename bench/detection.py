@@ -19,6 +19,7 @@
     python bench/detection.py                      # both parts: 3 seeds of each kata's full preset (hours)
     python bench/detection.py --skip-katas         # the COCO evaluation only (about 3 minutes)
     python bench/detection.py --skip-coco --reuse bench/results/ssd-full.json runs/segment/...-s0
+    python bench/detection.py --skip-coco --carry ssd --reuse-only --reuse RUN_S0 RUN_S1 RUN_S2   # segmentation only
     python bench/detection.py --smoke --out /tmp/d # every step at a tiny size (CI)
 
 A part that is skipped is carried over from the record already in ``--out``, with the command,
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _shared import add_options, parse
+from _shared import add_options, finished_run, holds, over_seeds, parse, run_kata_seed
 
 SMOKE = {"images": 40, "repeats": 1, "seeds": [0, 1], "preset": "smoke"}
 KATAS = ("ssd", "segment")
@@ -144,43 +145,6 @@ def coco_speed(images: int, per_image: int, categories: int, repeats: int, seed:
     }  # fmt: skip
 
 
-def run_kata(kata: str, preset: str, seed: int, runs: Path) -> dict[str, Any]:
-    """A fresh run of ``kata`` at ``preset`` and ``seed``: its metrics and where it ran."""
-    from deepkata.core import runner
-    from deepkata.core.registry import get_kata
-
-    spec = get_kata(kata)
-    cfg, overrides = runner.prepare(spec, preset, [])
-    res = runner.execute(spec, cfg, preset=preset, seed=seed, root=runs, overrides=overrides, quiet=True)
-    if res.status != "completed":
-        raise SystemExit(f"bench/detection.py: {kata} seed {seed} ended {res.status}: {res.error}")
-    return {"metrics": res.result["metrics"], "wall_time_s": res.result["wall_time_s"], "source": str(res.dir)}
-
-
-def reuse(path: Path) -> tuple[str, str, int, dict[str, Any]]:
-    """(kata, preset, seed, result) of a finished run: its folder, or a ``bench/run_kata.py`` record of it."""
-    if path.is_dir():
-        config, result = (json.loads((path / name).read_text()) for name in ("config.json", "result.json"))
-        kata, preset, seed = config["kata"], config["preset"], config["seed"]
-    else:
-        result = json.loads(path.read_text())["results"]
-        kata, preset, seed = result["kata"], result["preset"], result["seed"]
-    if kata not in KATAS or result.get("status", "completed") != "completed":
-        raise SystemExit(f"bench/detection.py: {path} is not a finished run of {' or '.join(KATAS)}")
-    return kata, preset, int(seed), {"metrics": result["metrics"], "wall_time_s": result["wall_time_s"], "source": str(path), "reused": True}
-
-
-def over_seeds(values: dict[int, float]) -> dict[str, Any]:
-    """Mean, sample sd (None for one seed), min and every seed's value."""
-    v = list(values.values())
-    return {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None, "min": float(min(v)), "max": float(max(v)),
-            "per_seed": {str(k): float(x) for k, x in values.items()}}  # fmt: skip
-
-
-def holds(value: float, op: str, target: float) -> bool:
-    return value >= target if op == ">=" else value <= target
-
-
 def ssd_table(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     first = next(iter(per_seed.values()))["metrics"]
     figures = [*SSD_FIGURES, *((key, f"images/s, batch {key[len('fps/b'):]}") for key in first if key.startswith("fps/b"))]
@@ -210,10 +174,12 @@ def segment_table(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def katas_over_seeds(preset: str, seeds: list[int], reused: list[Path], runs: Path, reuse_only: bool) -> dict[str, Any]:
-    found: dict[str, dict[int, dict[str, Any]]] = {k: {} for k in KATAS}
+def katas_over_seeds(preset: str, seeds: list[int], reused: list[Path], runs: Path, reuse_only: bool, skip: list[str] = []) -> dict[str, Any]:  # noqa: B006
+    found: dict[str, dict[int, dict[str, Any]]] = {k: {} for k in KATAS if k not in skip}
     for path in reused:
-        kata, got_preset, seed, result = reuse(path)
+        kata, got_preset, seed, result = finished_run("detection.py", path, KATAS)
+        if kata in skip:
+            continue
         if got_preset != preset:
             raise SystemExit(f"bench/detection.py: {path} ran preset {got_preset!r}, this table is of {preset!r}")
         if seed in seeds:
@@ -222,7 +188,7 @@ def katas_over_seeds(preset: str, seeds: list[int], reused: list[Path], runs: Pa
     for kata, per_seed in found.items():
         for seed in seeds:
             if seed not in per_seed and not reuse_only:
-                per_seed[seed] = run_kata(kata, preset, seed, runs)
+                per_seed[seed] = run_kata_seed("detection.py", kata, preset, seed, runs)
         if not per_seed:
             out[kata] = {"not_run": True}
             continue
@@ -258,6 +224,7 @@ def main() -> None:
     parser.add_argument("--reuse-only", action="store_true", help="table only the --reuse runs; train nothing")
     parser.add_argument("--skip-coco", action="store_true", help="keep the COCO part of the record in --out")
     parser.add_argument("--skip-katas", action="store_true", help="keep the katas part of the record in --out")
+    parser.add_argument("--carry", nargs="+", default=[], choices=KATAS, help="keep these katas' tables of the record in --out; table the others")
     add_options(parser, runs="runs/bench-detection")
     args = parse(parser, SMOKE)
 
@@ -273,7 +240,12 @@ def main() -> None:
     if args.skip_katas:
         results["katas"] = carried(args.out, "katas")
     else:
-        results["katas"] = katas_over_seeds(args.preset, args.seeds, args.reuse, args.runs, args.reuse_only)
+        results["katas"] = katas_over_seeds(args.preset, args.seeds, args.reuse, args.runs, args.reuse_only, skip=args.carry)
+        old = carried(args.out, "katas") if args.carry else None
+        for kata in args.carry:
+            if old is None or kata not in old or "not_run" in old[kata]:
+                raise SystemExit(f"bench/detection.py: --carry {kata}: {args.out / 'detection.json'} has no {kata} table to carry")
+            results["katas"][kata] = old[kata] if "measured_by" in old[kata] else {**old[kata], "measured_by": old["measured_by"]}
     results = {k: v for k, v in results.items() if v is not None}
     record("detection", results, env=env, out_dir=args.out)
 

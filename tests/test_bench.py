@@ -73,6 +73,17 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
                                          and all(0 <= r["miou"]["mean"] <= 1 and len(r["miou"]["per_seed"]) == 2 for r in v)),
         ("katas.segment.best_on_validation", lambda v: set(v) == {"0", "1"}),
     ]),
+    "generative.py": ("generative", [
+        # each kata ran once per seed; every figure has each seed's value
+        ("vae.seeds", lambda v: v == [0, 1]),
+        ("vae.rows", lambda v: {r["metric"] for r in v} >= {"vae/best_nll", "vae-mlp/test_nll", "pixels/test_nll"}
+                               and all(len(r["per_seed"]) == 2 and r["min"] <= r["mean"] <= r["max"] for r in v)),
+        ("gan.rows", lambda v: {r["metric"] for r in v} >= {"gan/best_dcgan_fid", "dcgan/minimax/test_fid", "vae/test_fid", "real/test_fid"}),
+        ("gan.targets", lambda v: [t["metric"] for t in v] == ["gan/dcgan_gain_over_vae", "gan/dcgan_min_class_share"]),
+        ("wavenet.rows", lambda v: {r["metric"] for r in v} >= {"test/wavenet_bits", "test/linear_prediction_bits", "speed/ratio", "speed/equal"}),
+        ("wavenet.targets", lambda v: [t["metric"] for t in v] == ["wavenet/gain_over_lpc_bits", "speed/ratio", "speed/equal"]),
+        ("wavenet.rows.0.mean", lambda v: finite(v) and 0 < v < 12),  # bits per sample of 256 classes: about 8 untrained
+    ]),
     "go.py": ("go", [
         ("speed.playouts_per_s_empty_board", positive),
         ("speed.mcts_rave_simulations_per_s_empty_board", positive),

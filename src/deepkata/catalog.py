@@ -29,7 +29,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.vision.mobilenet",
     "deepkata.vision.plain_cnn",
     "deepkata.detection.segnets",
+    "deepkata.generative.gan",
     "deepkata.generative.vae",
+    "deepkata.generative.wavenet",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function

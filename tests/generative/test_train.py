@@ -8,6 +8,7 @@ import torch
 from deepkata.generative.images import binarize, load_intensities
 from deepkata.generative.train import VaeRecipe, VaeTrainer, mean_elbo
 from deepkata.generative.vae import MlpVAE, MlpVAEConfig
+from tests.generative.resume import whole_and_resumed
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,24 +43,9 @@ def test_training_raises_the_validation_elbo() -> None:
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights() -> None:
-    whole = trainer()
-    torch.manual_seed(2)
-    while not whole.done:
-        whole.train_chunk()
-    part = trainer()
-    torch.manual_seed(2)
-    part.train_chunk()  # 4 of 18 updates
-    state, rng = part.state_dict(), torch.get_rng_state()  # the engine keeps the generators' state beside the job's
-    resumed = trainer()
-    resumed.load_state_dict(state)
-    torch.set_rng_state(rng)
-    while not resumed.done:
-        resumed.train_chunk()
-    assert resumed.updates == whole.updates == 18
-    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
+    whole, resumed = whole_and_resumed(trainer, seed=2)
+    assert whole.updates == 18
     assert resumed.history["val_elbo"] == whole.history["val_elbo"]
-
 
 def test_measuring_draws_from_its_own_generator() -> None:
     t = trainer()

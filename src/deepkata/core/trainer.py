@@ -1,7 +1,8 @@
 """Training by epochs on the engine: an update loop that any topic's trainer shares.
 
 A subclass of :class:`EpochTrainer` gives the loss of a batch of training items and what to
-measure at an epoch's end; the loop does the rest, the same way for every model: AdamW or SGD
+measure at an epoch's end (a trainer of several players, such as a GAN, gives its optimizers
+and its own update instead); the loop does the rest, the same way for every model: AdamW or SGD
 with Nesterov momentum over :func:`~deepkata.core.optim.decay_groups`, the learning rate by
 :func:`~deepkata.core.optim.warmup_cosine` at every update, a NaN or infinite loss recorded as
 divergence (training stops, the record stays), and the whole state (weights, optimizer, the
@@ -53,11 +54,7 @@ class EpochTrainer(ABC):
     def __init__(self, model: nn.Module, cfg: EpochRecipe, size: int, device: torch.device) -> None:
         self.cfg, self.size, self.device = cfg, size, device
         self.model = model.to(device)  # a subclass may have set its memory format already
-        groups = decay_groups(self.model, cfg.weight_decay)
-        if cfg.optimizer == "sgd":
-            self.opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-        else:
-            self.opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.optimizers = self.build_optimizers()
         self.per_epoch = math.ceil(size / cfg.batch)
         self.total_updates = cfg.epochs * self.per_epoch
         self.updates, self.seconds = 0, 0.0
@@ -74,9 +71,28 @@ class EpochTrainer(ABC):
     def done(self) -> bool:
         return self.updates >= self.total_updates or self.diverged is not None
 
-    @abstractmethod
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers by name, each stepped by :meth:`update`: here one, AdamW or Nesterov SGD over
+        :func:`decay_groups`; a trainer of several players (a GAN) gives one each."""
+        cfg, groups = self.cfg, decay_groups(self.model, self.cfg.weight_decay)
+        if cfg.optimizer == "sgd":
+            return {"model": torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)}
+        return {"model": torch.optim.AdamW(groups, lr=cfg.lr)}
+
+    def update(self, index: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """One update on the training items ``index``: the loss and its parts (see :meth:`loss`); a
+        non-finite loss is returned without a step. A trainer of several players overrides it."""
+        loss, parts = self.loss(index)
+        if torch.isfinite(loss):
+            opt = self.optimizers["model"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return loss, parts
+
     def loss(self, index: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The mean loss of the training items ``index`` (B,), and other means over them to log (parts, accuracy)."""
+        raise NotImplementedError(f"{type(self).__name__} gives loss() or overrides update()")
 
     @abstractmethod
     def measure(self, last: bool) -> dict[str, float]:
@@ -89,16 +105,14 @@ class EpochTrainer(ABC):
         for _ in range(cfg.chunk):
             i = self.updates % self.per_epoch
             lr = warmup_cosine(cfg.lr, self.updates, self.total_updates, cfg.warmup, cfg.schedule)
-            for group in self.opt.param_groups:
-                group["lr"] = lr
+            for opt in self.optimizers.values():
+                for group in opt.param_groups:
+                    group["lr"] = lr
             index = self.order[i * cfg.batch : (i + 1) * cfg.batch]
-            loss, parts = self.loss(index)
+            loss, parts = self.update(index)
             if not torch.isfinite(loss):  # diverged: stop, keep the record
                 self.diverged = f"loss {loss.item()} at update {self.updates + 1} of {self.total_updates} (epoch {self.epoch + 1}, lr {lr:.3g})"
                 break
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
             self.updates += 1
             for key, value in {"loss": float(loss.detach()), **parts}.items():
                 self.epoch_loss[f"train_{key}"] = self.epoch_loss.get(f"train_{key}", 0.0) + value * len(index)
@@ -117,16 +131,21 @@ class EpochTrainer(ABC):
         self.epoch_loss = {}
         self.order = torch.randperm(self.size, device="cpu")
 
+    def outputs(self) -> dict[str, Any]:
+        """What a finished training hands on besides its weights, history and time (none here)."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model.state_dict(), "opt": self.opt.state_dict(), "updates": self.updates, "seconds": self.seconds,
+            "model": self.model.state_dict(), "opt": {k: o.state_dict() for k, o in self.optimizers.items()}, "updates": self.updates, "seconds": self.seconds,
             "order": self.order.clone(), "diverged": self.diverged, "epoch_loss": dict(self.epoch_loss),
             "history": {k: list(v) for k, v in self.history.items()},
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["opt"][name])
         self.updates, self.seconds = int(state["updates"]), float(state["seconds"])
         self.order = state["order"].clone()
         self.diverged = state["diverged"]
@@ -165,4 +184,4 @@ class TrainerJob:
 
     def result(self) -> dict[str, Any]:
         t = self.trainer
-        return {"history": t.history, "seconds": t.seconds, "diverged": t.diverged, "state": {k: v.cpu() for k, v in t.model.state_dict().items()}}
+        return {"history": t.history, "seconds": t.seconds, "diverged": t.diverged, "state": {k: v.cpu() for k, v in t.model.state_dict().items()}, **t.outputs()}

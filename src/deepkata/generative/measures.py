@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 __all__ = ["Coverage", "FeatureStats", "class_coverage", "feature_stats", "frechet_distance", "sqrtm_psd"]
@@ -103,4 +102,4 @@ def class_coverage(predicted: Tensor | np.ndarray, classes: int) -> Coverage:
     shares = np.bincount(p, minlength=classes) / p.size
     nonzero = shares[shares > 0]
     # H = -sum_c p_c log p_c (0 log 0 = 0)
-    return Coverage(shares, float(-(nonzero * np.log(nonzero)).sum()), float(shares.min()))
+    return Coverage(shares, float(-(nonzero * np.log(nonzero)).sum()) + 0.0, float(shares.min()))  # + 0.0: no -0.0 for one class

@@ -1,3 +1,3 @@
 """The generative topic's katas: importing this module registers them."""
 
-from deepkata.generative.katas import vae  # noqa: F401
+from deepkata.generative.katas import gan, vae, wavenet  # noqa: F401
