@@ -175,12 +175,12 @@ class GanTrainer(EpochTrainer):
 
 @dataclass(frozen=True, kw_only=True)
 class WaveNetRecipe(EpochRecipe):
-    """Adam at 1e-3 with warm-up and cosine decay; a batch is a random window of each of ``batch`` recordings."""
+    """AdamW at 3e-3 (chosen on the validation tones over 1e-3) with warm-up and cosine decay; a batch is a random window of each of ``batch`` recordings."""
 
     epochs: int = param(10, "passes over the training recordings (one random window of each a pass)", gt=0)
     batch: int = param(8, "recordings per update", gt=0)
     window: int = param(500, "samples predicted per recording and update (its receptive field is fed before them)", ge=16)
-    lr: float = param(1e-3, "peak learning rate", gt=0, le=1)
+    lr: float = param(3e-3, "peak learning rate", gt=0, le=1)
     weight_decay: float = param(0.0, "weight decay on the weights (not on biases)", ge=0)
     warmup: float = param(0.02, "share of the updates over which the learning rate ramps up", ge=0, lt=1)
     chunk: int = param(10, "updates per engine step (a checkpoint may follow each)", gt=0)

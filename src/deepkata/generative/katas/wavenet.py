@@ -63,7 +63,7 @@ class WaveNetKataConfig(KataConfig):
     lpc_order: int = param(16, "previous samples of the linear-predictive baseline", ge=1, le=256)
     judge_epochs: int = param(20, "epochs of the spectrogram classifier that judges generated audio", gt=0)
     generate_per_digit: int = param(2, "recordings generated for each digit (and judged)", ge=1, le=50)
-    generate_seconds: float = param(0.5, "length of each generated recording (seconds)", gt=0, le=5)
+    generate_seconds: float = param(0.35, "length of each generated recording (seconds; the tones last 0.25-0.4 s)", gt=0, le=5)
     speed_seconds: float = param(0.25, "audio generated both ways to time them (seconds; batch 1; the issue's figure: 1.0)", gt=0, le=10)
 
     def validate(self) -> None:
@@ -269,6 +269,6 @@ def _confusion(digits: torch.Tensor, predicted: torch.Tensor) -> Any:
     ax.imshow(matrix, cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > matrix.max() / 2 else "black")
     ax.set(xlabel="judged digit", ylabel="digit asked for", xticks=range(10), yticks=range(10), title="Generated digits, judged")
     return fig
