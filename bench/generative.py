@@ -58,7 +58,7 @@ FULL_ONLY = ("full",)
 TARGETS: dict[str, tuple[tuple[str, str, float, tuple[str, ...] | None], ...]] = {
     "vae": (("vae/best_nll", "<=", 90.0, FULL_ONLY), ("vae-mlp/train_minutes", "<=", 30.0, FULL_ONLY)),
     "gan": (("gan/dcgan_gain_over_vae", ">=", 0.0, None), ("gan/dcgan_min_class_share", ">=", 0.05, None)),
-    "wavenet": (("wavenet/gain_over_lpc_bits", ">=", 0.0, None), ("speed/ratio", ">=", 10.0, None), ("speed/equal", ">=", 1.0, None)),
+    "wavenet": (("wavenet/gain_over_lpc_bits", ">=", 0.0, None), ("speed/ratio", ">=", 10.0, None), ("speed/equal", ">=", 1.0, None)),  # the ratio: reported on every preset
 }
 
 

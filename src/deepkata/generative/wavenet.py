@@ -210,47 +210,41 @@ def generate_naive(model: WaveNet, uniforms: Tensor, digit: Tensor | None = None
     return torch.stack(out, 1), torch.stack(logits, 2)
 
 
-class _Queue:
-    """The last ``d`` inputs (B, C) of a width-2 convolution of dilation d, zeros at first (the causal padding)."""
-
-    def __init__(self, batch: int, channels: int, d: int, like: Tensor) -> None:
-        self.buffer = torch.zeros(d, batch, channels, dtype=like.dtype, device=like.device)
-        self.d, self.t = d, 0
-
-    def push(self, x: Tensor) -> Tensor:
-        """Store x (B, C); return the input d steps before it."""
-        i = self.t % self.d
-        past = self.buffer[i].clone()
-        self.buffer[i] = x
-        self.t += 1
-        return past
-
-
 @torch.no_grad()
 def generate_cached(model: WaveNet, uniforms: Tensor, digit: Tensor | None = None, speaker: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Samples (B, T) and logits (B, 256, T) as :func:`generate_naive` gives them, with the queues
-    of Paine et al.: O(layers) a sample instead of O(receptive field x layers)."""
+    of Paine et al.: O(layers) a sample instead of O(receptive field x layers).
+
+    Each width-2 convolution of dilation d keeps its inputs in a queue: a buffer whose first d rows
+    are zeros (the causal padding), so its input d steps back is a row already there. A step is
+    then one matrix product a convolution, with the condition folded into the bias."""
     batch, steps = uniforms.shape
-    cfg = model.cfg
+    cfg, r = model.cfg, model.cfg.residual
     like = model.embed.weight
-    conds = model.conditions(digit, speaker)
-    queues = [_Queue(batch, cfg.residual, 1, like)] + [_Queue(batch, cfg.residual, d, like) for d in cfg.dilations]
-    # the width-2 weights laid out once for a matrix product a step
-    weights = [(torch.cat([c.weight[:, :, 0], c.weight[:, :, 1]], 1), c.bias) for c in [model.input, *(layer.dilated for layer in model.layers)]]
-    outs = [(layer.out.weight[:, :, 0], layer.out.bias) for layer in model.layers]
+    convs = [model.input, *(layer.dilated for layer in model.layers)]
+    dilations = (1, *cfg.dilations)
+    queues = [torch.zeros(d + steps, batch, r, dtype=like.dtype, device=like.device) for d in dilations]  # (d + T, B, R) each
+    # [W_past W_now] (2R, C') for a product with [x_(t-d) x_t]; each layer's bias with its condition V c added (B, C')
+    weights = [torch.cat([c.weight[:, :, 0], c.weight[:, :, 1]], 1).t() for c in convs]
+    biases = [convs[0].bias.expand(batch, -1)] + [
+        layer.dilated.bias + cond if cond is not None else layer.dilated.bias.expand(batch, -1)
+        for layer, cond in zip(model.layers, model.conditions(digit, speaker), strict=True)
+    ]
+    outs = [(layer.out.weight[:, :, 0].t(), layer.out.bias) for layer in model.layers]
     q = torch.full((batch,), SILENCE, dtype=torch.long, device=uniforms.device)
     samples, logits = [], []
     for t in range(steps):
         x = model.embed(q)  # (B, R)
-        w, b = weights[0]
-        h = F.linear(torch.cat([queues[0].push(x), x], 1), w, b)
+        queues[0][1 + t] = x
+        h = torch.addmm(biases[0], torch.cat([queues[0][t], x], 1), weights[0])  # the input convolution
         skips = torch.zeros((), dtype=x.dtype, device=x.device)
-        for i, layer in enumerate(model.layers):
-            w, b = weights[i + 1]
-            pre = F.linear(torch.cat([queues[i + 1].push(h), h], 1), w, b)  # (B, 2R)
-            z = layer.gate(pre.unsqueeze(-1), conds[i]).squeeze(-1)  # (B, R)
-            out = F.linear(z, *outs[i])  # (B, R + S)
-            h, skips = h + out[:, : cfg.residual], skips + out[:, cfg.residual :]
+        for i in range(len(model.layers)):
+            d = dilations[i + 1]
+            queues[i + 1][d + t] = h
+            pre = torch.addmm(biases[i + 1], torch.cat([queues[i + 1][t], h], 1), weights[i + 1])  # (B, 2R)
+            z = torch.tanh(pre[:, :r]) * torch.sigmoid(pre[:, r:])  # (B, R)
+            out = torch.addmm(outs[i][1], z, outs[i][0])  # (B, R + S)
+            h, skips = h + out[:, :r], skips + out[:, r:]
         step = model.head(skips.unsqueeze(-1)).squeeze(-1)  # (B, 256)
         q = sample_from(step, uniforms[:, t])
         samples.append(q)
