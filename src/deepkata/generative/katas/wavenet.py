@@ -14,7 +14,8 @@ exponentially with depth, a softmax over μ-law classes and gated residual and s
   names the digit of each generated recording: does a generated "7" sound like a 7? The WAVs
   are in the run folder.
 
-Recordings are peak-normalized to 0.9 before μ-law coding. ``--data $DEEPKATA_DATA/fsdd`` runs on
+Recordings are peak-normalized to 0.9 before μ-law coding, and so are the generated ones before
+the judge hears them (it was trained on the normalized real recordings). ``--data $DEEPKATA_DATA/fsdd`` runs on
 the Free Spoken Digit Dataset (the ``full`` preset); the default runs on generated tones.
 """
 
@@ -97,7 +98,7 @@ class WaveNetKataConfig(KataConfig):
     takes_data=True,
 )
 def run(cfg: WaveNetKataConfig, run: Run) -> Outcome:
-    audio = _load(cfg, run)
+    audio = _peak_normalized(_load(cfg, run))
     held = _held_out(cfg, audio)
     trained_speakers = tuple(s for s in audio.speakers if s != held)
     speaker_id = {s: i + 1 for i, s in enumerate(trained_speakers)}  # 0: the unknown speaker
@@ -204,8 +205,18 @@ def _held_out(cfg: WaveNetKataConfig, audio: SpokenDigits) -> str | None:
     return held
 
 
+def _peak(x: np.ndarray) -> np.ndarray:
+    """x scaled to a peak of 0.9 (silence left alone)."""
+    return (x * (0.9 / max(float(np.abs(x).max()), 1e-6))).astype(np.float32)
+
+
+def _peak_normalized(audio: SpokenDigits) -> SpokenDigits:
+    """Every recording at a peak of 0.9: what WaveNet models and what the judge hears, real or generated."""
+    return SpokenDigits([replace(r, samples=_peak(r.samples)) for r in audio.recordings], audio.speakers, audio.source)
+
+
 def _waves(recordings: list[Recording], speaker_id: dict[str, int], by_speaker: bool) -> Waves:
-    classes = [mu_law_encode(torch.from_numpy(r.samples) * (0.9 / max(float(np.abs(r.samples).max()), 1e-6))) for r in recordings]
+    classes = [mu_law_encode(torch.from_numpy(r.samples)) for r in recordings]
     speakers = torch.tensor([speaker_id.get(r.speaker, 0) if by_speaker else 0 for r in recordings], device="cpu")
     return Waves(classes, torch.tensor([r.digit for r in recordings], device="cpu"), speakers)
 
@@ -232,7 +243,7 @@ def _generate(net: WaveNet, cfg: WaveNetKataConfig, speakers: tuple[str, ...], s
     steps = max(2, int(cfg.generate_seconds * RATE))
     u = torch.rand(len(digits), steps, generator=torch.Generator().manual_seed(run.seed), device="cpu")
     samples, _ = generate_cached(net, u.to(run.device), digits.to(run.device), voice.to(run.device) if net.speaker is not None else None)
-    return mu_law_decode(samples.cpu()), digits
+    return torch.stack([torch.from_numpy(_peak(x.numpy())) for x in mu_law_decode(samples.cpu())]), digits
 
 
 def _curves(result: dict[str, Any], metrics: dict[str, Any]) -> Any:
