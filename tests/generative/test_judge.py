@@ -3,6 +3,8 @@ reload that gives the same scores, and FID and coverage computed on its outputs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from deepkata.generative.images import load_intensities
@@ -49,3 +51,12 @@ def test_features_predictions_and_scores() -> None:
     # a reloaded judge scores the same
     again = Judge.from_result({"state": model.state_dict(), "mean": 0.3, "std": 0.4}, 8, 10, torch.device("cpu"))
     assert torch.equal(again.features(x), judge.features(x))
+
+
+def test_a_saved_judge_loads_to_the_same_scores(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    judge = Judge(judge_model(28, 10).eval(), mean=0.1, std=0.3, device=torch.device("cpu"))
+    judge.save(tmp_path / "judge.pt")
+    again = Judge.load(tmp_path / "judge.pt", torch.device("cpu"))
+    x = torch.rand(12, 1, 28, 28)
+    assert torch.equal(again.features(x), judge.features(x)) and (again.mean, again.std, again.classes) == (0.1, 0.3, 10)

@@ -17,12 +17,14 @@ Shapes: images (N, 1, S, S) in [0, 1]; features (N, F); classes (N,).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepkata.core import checkpoint
 from deepkata.core.engine import JobContext
 from deepkata.core.trainer import EpochRecipe, EpochTrainer, TrainerJob
 from deepkata.generative.images import Intensities
@@ -137,6 +139,19 @@ class Judge:
     def __init__(self, model: JudgeCNN, mean: float, std: float, device: torch.device) -> None:
         self.model, self.mean, self.std, self.device = model.to(device).eval(), mean, std, device
         self.classes = model.head.out_features
+
+    def save(self, path: Path) -> None:
+        """Its weights and standardization as a checkpoint (atomic; read back by :meth:`load`)."""
+        state = {k: v.cpu() for k, v in self.model.state_dict().items()}
+        checkpoint.save(path, {"state": state, "mean": self.mean, "std": self.std, "widths": list(self.model.widths), "classes": self.classes})
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device) -> Judge:
+        """A judge saved by :meth:`save` (e.g. a run folder's ``judge.pt``)."""
+        saved = checkpoint.load(path)
+        model = JudgeCNN(int(saved["classes"]), tuple(saved["widths"]))
+        model.load_state_dict(saved["state"])
+        return cls(model, float(saved["mean"]), float(saved["std"]), device)
 
     @classmethod
     def from_result(cls, result: dict[str, Any], side: int, classes: int, device: torch.device) -> Judge:

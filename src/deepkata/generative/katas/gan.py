@@ -105,6 +105,7 @@ def run(cfg: GanKataConfig, run: Run) -> Outcome:
     first = ["judge", *(["vae"] if cfg.vae_epochs else [])]
     refs = run.sweep([JobSpec(n, n) for n in first], make_reference, description="the judge and the VAE")
     judge = Judge.from_result(refs["judge"], images.side, classes, run.device)
+    run.save_file("judge.pt", judge.save)  # the judge's weights stay with the run: Judge.load(RUN/judge.pt)
     val_stats, test_stats = judge.stats(images.val), judge.stats(images.test)
 
     # 2. the GANs, scored against the validation images at each epoch's end

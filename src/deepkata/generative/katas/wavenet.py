@@ -130,6 +130,7 @@ def run(cfg: WaveNetKataConfig, run: Run) -> Outcome:
     net.load_state_dict(done["wavenet"]["state"])
     net = net.to(run.device).eval()
     judge = Judge.from_result(done["judge"], int(images["train"][0].shape[-1]), 10, run.device)
+    run.save_file("judge.pt", judge.save)  # the judge's weights stay with the run: Judge.load(RUN/judge.pt)
 
     # likelihood against the baselines, on unseen recordings and on the unseen speaker
     coef, sigma = fit_linear_predictor(waves["train"].classes, cfg.lpc_order)
