@@ -38,11 +38,12 @@ from deepkata.core.benchmark import record
 from deepkata.core.data import locate
 from deepkata.core.records import environment
 from deepkata.core.registry import get_kata
+from deepkata.models.transformer import PositionalEncoding
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
 from deepkata.nlp.toy import toy_corpus
 from deepkata.nlp.train import batch_loss
-from deepkata.nlp.transformer import PositionalEncoding, Transformer, TransformerConfig
+from deepkata.nlp.transformer import Transformer, TransformerConfig
 from deepkata.nlp.vocab import Vocab, build_vocabs
 
 # the BLEU runs: record key -> kata, preset, --set assignments

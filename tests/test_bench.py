@@ -152,6 +152,17 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("trials.0.dev/chrf_beam", finite),
         ("trials.0.test_decoded", lambda v: v is False),
     ]),
+    "words.py": ("words", [
+        # both tools trained each mode once per seed on the same corpus; every figure has each seed's value
+        ("seeds", lambda v: v == [0, 1]),
+        ("quality.skip-gram.rows", lambda v: [(r["tool"], r["metric"]) for r in v] == [("deepkata", "wordsim_rho"), ("gensim", "wordsim_rho"),
+                                                                                    ("deepkata", "analogy_accuracy"), ("gensim", "analogy_accuracy")]
+                                            and all(len(r["per_seed"]) == 2 for r in v)),
+        ("quality.cbow.rho_gap_mean", finite),
+        ("speed.0.ratio_vs_gensim", positive),
+        ("speed.1.mode", lambda v: v == "cbow"),
+        ("numpy_speed.0.numpy_vs_torch", positive),
+    ]),
 }
 
 

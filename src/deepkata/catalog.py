@@ -16,6 +16,7 @@ KATA_MODULES: tuple[str, ...] = (
     "deepkata.vision.katas",
     "deepkata.detection.katas",
     "deepkata.generative.katas",
+    "deepkata.words.katas",
 )
 
 # modules whose import registers models in deepkata.models (architectures of every topic)
@@ -32,6 +33,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.generative.gan",
     "deepkata.generative.vae",
     "deepkata.generative.wavenet",
+    "deepkata.words.word2vec",
+    "deepkata.words.masked",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
@@ -42,4 +45,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("gtp", "deepkata.go.commands:gtp"),
     ("arena", "deepkata.go.commands:arena"),
     ("coco-eval", "deepkata.detection.commands:coco_eval"),
+    ("words", "deepkata.words.commands:words"),
 )

@@ -7,8 +7,8 @@ import pytest
 from deepkata.core import runner
 from deepkata.core.errors import ConfigError, UserError
 from deepkata.core.registry import get_kata
+from deepkata.models.attention import AdditiveAttention, DotAttention
 from deepkata.models.registry import build_model, get_model, list_models
-from deepkata.nlp.attention import AdditiveAttention, DotAttention
 from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
 from deepkata.nlp.transformer import Transformer, TransformerConfig
 from deepkata.nlp.vocab import Vocab

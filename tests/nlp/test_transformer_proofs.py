@@ -6,8 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from deepkata.nlp.attention import AdditiveAttention, DotAttention, MultiHeadAttention, allowed_mask, scaled_dot_product
-from deepkata.nlp.transformer import DecoderLayer, EncoderLayer, PositionalEncoding, Transformer, TransformerConfig
+from deepkata.models.attention import (
+    AdditiveAttention,
+    DotAttention,
+    MultiHeadAttention,
+    allowed_mask,
+    scaled_dot_product,
+)
+from deepkata.models.transformer import DecoderLayer, EncoderLayer, PositionalEncoding
+from deepkata.nlp.transformer import Transformer, TransformerConfig
 
 ATOL = 1e-10
 

@@ -42,7 +42,7 @@ class EpochRecipe(Config):
     momentum: float = param(0.9, "SGD momentum", ge=0, lt=1)
     weight_decay: float = param(1e-4, "weight decay on the weights (not on norm parameters or biases)", ge=0)
     warmup: float = param(0.05, "share of the updates over which the learning rate ramps up", ge=0, lt=1)
-    schedule: Literal["cosine", "constant"] = param("cosine", "after warm-up: cosine decay to 0, or constant")
+    schedule: Literal["cosine", "constant", "linear"] = param("cosine", "after warm-up: cosine decay to 0, constant, or linear decay to lr / 250 (word2vec)")
     chunk: int = param(10, "batches per engine step (a checkpoint may follow each)", gt=0)
 
 

@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.attention import AdditiveAttention, DotAttention
 from deepkata.models.registry import register_model
 from deepkata.models.sequence import SequenceModel, SequenceModelConfig
-from deepkata.nlp.attention import AdditiveAttention, DotAttention
 from deepkata.nlp.vocab import Vocab
 
 Attention = Literal["none", "additive", "dot"]

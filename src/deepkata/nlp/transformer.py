@@ -13,9 +13,9 @@ final Norm over each stack), which trains more stably without warmup. Embeddings
 sqrt(E) before the positional encoding is added. ``tie_embeddings`` shares the decoder's input
 embedding with its output projection (Press & Wolf, 2017).
 
-The layers are proven equal to ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``
-(post-norm, ReLU, no dropout) with the same weights, in float64; their sub-modules carry the same
-names (``self_attn``, ``multihead_attn``, ``linear1``, ``linear2``, ``norm1``..``norm3``).
+The layers (:mod:`deepkata.models.transformer`, shared with other topics) are proven equal to
+``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` (post-norm, ReLU, no dropout)
+with the same weights, in float64.
 """
 
 from __future__ import annotations
@@ -27,81 +27,10 @@ import torch
 from torch import nn
 
 from deepkata.core.config import Config, ConfigError, param
+from deepkata.models.attention import allowed_mask
 from deepkata.models.registry import register_model
-from deepkata.nlp.attention import MultiHeadAttention, allowed_mask
+from deepkata.models.transformer import DecoderLayer, EncoderLayer, PositionalEncoding
 from deepkata.nlp.vocab import Vocab
-
-
-class PositionalEncoding(nn.Module):
-    def __init__(self, dim: int, max_len: int = 512) -> None:
-        super().__init__()
-        # the table is computed once, in float64 on the CPU (the same numbers for every device);
-        # Module.to moves it with the weights
-        cpu = torch.device("cpu")
-        pos = torch.arange(max_len, dtype=torch.float64, device=cpu)[:, None]
-        # 1 / 10000^(2i/E) for i = 0 .. E/2 - 1
-        inv = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64, device=cpu) / dim)
-        pe = torch.zeros(max_len, dim, dtype=torch.float64, device=cpu)
-        pe[:, 0::2] = torch.sin(pos * inv)
-        pe[:, 1::2] = torch.cos(pos * inv[: dim // 2])
-        self.register_buffer("pe", pe.float(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, L, E) plus the encoding of positions 0..L-1."""
-        if x.shape[1] > self.pe.shape[0]:
-            raise ValueError(f"sequence of {x.shape[1]} tokens, longer than the {self.pe.shape[0]} positions encoded")
-        return x + self.pe[: x.shape[1]].to(x.dtype)
-
-
-class EncoderLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float, norm_first: bool) -> None:
-        super().__init__()
-        self.self_attn = MultiHeadAttention(dim, heads, dropout)
-        self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
-
-    def _sa(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
-        return self.dropout(self.self_attn(x, x, x, allowed)[0])
-
-    def _ff(self, x: torch.Tensor) -> torch.Tensor:
-        # FFN(x) = W_2 ReLU(W_1 x + b_1) + b_2
-        return self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(x)))))
-
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
-        if self.norm_first:
-            x = x + self._sa(self.norm1(x), allowed)
-            return x + self._ff(self.norm2(x))
-        x = self.norm1(x + self._sa(x, allowed))
-        return self.norm2(x + self._ff(x))
-
-
-class DecoderLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float, norm_first: bool) -> None:
-        super().__init__()
-        self.self_attn = MultiHeadAttention(dim, heads, dropout)
-        self.multihead_attn = MultiHeadAttention(dim, heads, dropout)
-        self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
-
-    def _sa(self, y: torch.Tensor, causal: torch.Tensor | None) -> torch.Tensor:
-        return self.dropout(self.self_attn(y, y, y, causal)[0])
-
-    def _ca(self, y: torch.Tensor, memory: torch.Tensor, memory_allowed: torch.Tensor | None) -> torch.Tensor:
-        return self.dropout(self.multihead_attn(y, memory, memory, memory_allowed)[0])
-
-    def _ff(self, y: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(y)))))
-
-    def forward(self, y: torch.Tensor, memory: torch.Tensor, causal: torch.Tensor | None, memory_allowed: torch.Tensor | None) -> torch.Tensor:
-        if self.norm_first:
-            y = y + self._sa(self.norm1(y), causal)
-            y = y + self._ca(self.norm2(y), memory, memory_allowed)
-            return y + self._ff(self.norm3(y))
-        y = self.norm1(y + self._sa(y, causal))
-        y = self.norm2(y + self._ca(y, memory, memory_allowed))
-        return self.norm3(y + self._ff(y))
 
 
 @dataclass(frozen=True, kw_only=True)

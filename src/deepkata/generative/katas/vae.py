@@ -10,7 +10,10 @@ latent draws the latent map; the report shows reconstructions, samples from the 
 between two test images in latent space.
 
 The ``full`` preset is the issue's target on MNIST (``--data $DEEPKATA_DATA/mnist``): test NLL
-≤ 90 nats within 30 minutes of training (a one-layer VAE reaches about 86.8 in Burda et al. 2016).
+≤ 90 nats within 30 minutes of training (a one-layer VAE reaches about 86.8 in Burda et al. 2016):
+the MLP VAE alone, 100 epochs (about 18 minutes on one core), its NLL on the first 2,000 test
+images with k = 5,000. The conv VAE and the 2-D latent map run in ``default`` on the digits, and
+on MNIST with ``--set models=vae-mlp,vae-conv --set latent_map=true``.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class VaeConfig(KataConfig):
     presets={
         "smoke": {"train.epochs": 1, "train_limit": 200, "validation": 50, "nll_samples": 20, "nll_images": 40, "latent": 4, "show": 4},
         "default": {"train.epochs": 100},
-        "full": {"dataset": "mnist", "validation": 5000, "train.epochs": 30, "nll_samples": 5000, "nll_images": 2000},
+        "full": {"dataset": "mnist", "models": ("vae-mlp",), "latent_map": False, "validation": 5000, "train.epochs": 100, "nll_samples": 5000, "nll_images": 2000},
     },  # fmt: skip
     expectations=[
         Expectation("training stays finite (no divergence)", "vae/diverged", "<=", 0),
