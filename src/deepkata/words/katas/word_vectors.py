@@ -169,9 +169,10 @@ def run(cfg: WordVectorsConfig, run: Run) -> Outcome:
     ]  # fmt: skip
     neighbours = run.save_table("neighbours", neighbour_rows, f"The {cfg.neighbours} nearest words in cosine, by model")
     best = max(cfg.models, key=lambda m: float(metrics[f"{m}/wordsim_rho"]))  # type: ignore[arg-type]
-    map_words = _map_words(vocab, analogies)
-    if len(map_words) >= 3:
-        run.save_figure(_projection(vectors[best], vocab, map_words), "projection", f"{LABELS[best]}: chosen words' vectors projected on their first two principal components")
+    pairs = _map_pairs(vocab, analogies)
+    if pairs:
+        run.save_figure(_projection(vectors[best], vocab, pairs), "projection",
+                        f"{LABELS[best]} (the best WordSim ρ): word pairs of an analogy section, projected on their mean offset (x) and the main direction orthogonal to it (y); each arrow runs from a word to its partner: parallel arrows make analogies work")  # fmt: skip
     run.save_file("vectors.npz", lambda path: records.atomic_write(path, lambda f: np.savez(f, words=np.asarray(vocab.words), counts=vocab.counts,
                                                                                          **{m.replace("-", "_"): vectors[m] for m in cfg.models})))  # fmt: skip
 
@@ -229,31 +230,38 @@ def _chosen_words(cfg: WordVectorsConfig, vocab: WordVocab, analogies: Analogies
     return list(dict.fromkeys(picked))[:6] or vocab.words[:5]
 
 
-def _map_words(vocab: WordVocab, analogies: Analogies, pairs: int = 6) -> list[str]:
-    """Words of a few answerable analogies of the first section that has them (a, b, c, d pairs)."""
+def _map_pairs(vocab: WordVocab, analogies: Analogies, count: int = 6) -> list[tuple[str, str]]:
+    """Up to ``count`` distinct word pairs (a, b) of the answerable questions of the first section that has them."""
     for questions in analogies.sections.values():
-        known = [q for q in questions if all(w in vocab for w in q)]
-        words: list[str] = []
-        for q in known:
-            for w in q:
-                if w not in words:
-                    words.append(w)
-            if len(words) >= 2 * pairs:
+        pairs: list[tuple[str, str]] = []
+        for q in questions:
+            if all(w in vocab for w in q):
+                for pair in ((q[0], q[1]), (q[2], q[3])):
+                    if pair not in pairs and not any(w in p for p in pairs for w in pair):
+                        pairs.append(pair)
+            if len(pairs) >= count:
                 break
-        if len(words) >= 4:
-            return words[: 2 * pairs]
+        if len(pairs) >= 2:
+            return pairs[:count]
     return []
 
 
-def _projection(vectors: np.ndarray, vocab: WordVocab, words: list[str]) -> Any:
+def _projection(vectors: np.ndarray, vocab: WordVocab, pairs: list[tuple[str, str]]) -> Any:
+    words = [w for pair in pairs for w in pair]
     x = vectors[[vocab.index[w] for w in words]].astype(np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     x -= x.mean(0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    xy = x @ vt[:2].T  # (n, 2) the first two principal components
+    offset = (x[1::2] - x[0::2]).mean(0)  # the pairs' mean offset a -> b
+    offset /= max(np.linalg.norm(offset), 1e-12)
+    rest = x - np.outer(x @ offset, offset)  # what is left orthogonal to it
+    _, _, vt = np.linalg.svd(rest, full_matrices=False)
+    xy = np.stack([x @ offset, rest @ vt[0]], axis=1)  # (n, 2): along the offset, then the main direction across it
     fig, ax = figure(1, 1, width=6.5, height=5.0)
     ax.scatter(xy[:, 0], xy[:, 1], s=12)
+    for k in range(len(pairs)):  # an arrow from a to b: parallel arrows are what analogies need
+        (x0, y0), (x1, y1) = xy[2 * k], xy[2 * k + 1]
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "tab:gray", "lw": 0.8})
     for (px, py), w in zip(xy, words):
         ax.annotate(w, (px, py), textcoords="offset points", xytext=(3, 3), fontsize=9)
-    ax.set(xlabel="first principal component", ylabel="second principal component", title="Chosen words, projected")
+    ax.set(xlabel="along the pairs' mean offset", ylabel="first principal component across it", title="Word pairs of one analogy section")
     return fig
