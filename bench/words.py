@@ -15,6 +15,7 @@ subsampling) per second of training, the vocabulary already built. Run it alone.
 
     python bench/words.py                          # PTB from $DEEPKATA_DATA, 3 seeds (about 10 minutes)
     python bench/words.py --corpus wikitext-2 --seeds 0
+    python bench/words.py --only speed             # the speed table again, the quality table kept from the record
     python bench/words.py --smoke --out /tmp/w     # every step at a tiny size (CI)
 """
 
@@ -102,6 +103,8 @@ def main() -> None:
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the speed table")
     parser.add_argument("--numpy-words", type=int, default=200_000, help="tokens the NumPy version's speed is measured on (it is slow)")
+    parser.add_argument("--only", choices=["quality", "speed"], default=None,
+                        help="measure one part; the other is carried over from the existing record in --out (with the command that measured it)")  # fmt: skip
     add_options(parser)
     args = parse(parser, SMOKE)
 
@@ -115,10 +118,14 @@ def main() -> None:
     settings = {"corpus": source, "dim": args.dim, "window": args.window, "negatives": args.negatives, "sample": args.sample,
                 "min_count": args.min_count, "epochs": args.epochs, "alpha": 0.025}  # fmt: skip
 
+    previous = _previous(args.out / "words.json") if args.only else {}
+    quality: dict[str, Any] = previous.get("quality", {})
+    speed: list[dict[str, Any]] = previous.get("speed", [])
+    numpy_speed: list[dict[str, Any]] = previous.get("numpy_speed", [])
+    carried = {part: previous["measured_by"][part] for part in ("quality", "speed") if previous and part != args.only}
     # quality: both at 2 threads (gensim's workers), each seed
     torch.set_num_threads(max(args.threads))
-    quality: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in MODES if args.only != "speed" else ():
         per_seed: dict[str, dict[int, dict[str, float]]] = {"deepkata": {}, "gensim": {}}
         for seed in args.seeds:
             v, w, _, _ = ours(sentences, mode, args, seed, epochs=args.epochs)
@@ -136,6 +143,32 @@ def main() -> None:
                          "within_target": bool(abs(gap_rho) <= 0.02 and abs(100 * gap_acc) <= 2.0)}  # fmt: skip
 
     # speed: one epoch each, 1 then 2 threads, side by side
+    if args.only != "quality":
+        speed, numpy_speed = _speed(sentences, args)
+    from deepkata.core.benchmark import command
+
+    measured_by = {part: carried.get(part) if args.only and part != args.only else command() for part in ("quality", "speed")}
+    results = {"settings": settings, "seeds": previous.get("seeds", args.seeds) if args.only == "speed" else args.seeds, "quality": quality, "speed": speed, "numpy_speed": numpy_speed,
+               "speed_target_met": bool(speed) and all(r["ratio_vs_gensim"] >= 0.5 for r in speed), "measured_by": measured_by}  # fmt: skip
+    record("words", results, env=env, out_dir=args.out)
+
+
+def _previous(path: Path) -> dict[str, Any]:
+    """The results of an existing record, with the command that measured each part."""
+    import json
+
+    if not path.is_file():
+        return {}
+    payload = json.loads(path.read_text())
+    results = payload["results"]
+    results.setdefault("measured_by", {"quality": payload["command"], "speed": payload["command"]})
+    results["command"] = payload["command"]
+    return results
+
+
+def _speed(sentences: list[list[str]], args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    import torch
+
     speed = []
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -153,9 +186,7 @@ def main() -> None:
         _, _, t_seconds, t_words = ours(sentences, mode, args, 0, epochs=1, limit=args.numpy_words)
         numpy_speed.append({"mode": mode, "threads": 1, "numpy_words_per_s": words / seconds, "torch_words_per_s": t_words / t_seconds,
                             "numpy_vs_torch": (words / seconds) / (t_words / t_seconds)})  # fmt: skip
-    results = {"settings": settings, "seeds": args.seeds, "quality": quality, "speed": speed, "numpy_speed": numpy_speed,
-               "speed_target_met": all(r["ratio_vs_gensim"] >= 0.5 for r in speed)}  # fmt: skip
-    record("words", results, env=env, out_dir=args.out)
+    return speed, numpy_speed
 
 
 if __name__ == "__main__":

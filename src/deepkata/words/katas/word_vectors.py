@@ -63,6 +63,7 @@ from deepkata.words.word2vec import (
 
 MODELS = ("count", "cbow", "skip-gram", "masked")
 LABELS = {"count": "count (PPMI + SVD)", "cbow": "CBOW", "skip-gram": "skip-gram", "masked": "masked-word Transformer", "random": "random vectors (baseline)"}
+COMMON_WORDS = ("king", "woman", "money", "japan", "president", "good", "week", "car", "paris", "dog")
 Corpus = Literal["auto", "generated", "ptb", "wikitext-2"]
 
 
@@ -79,7 +80,7 @@ class WordVectorsConfig(KataConfig):
     backend: Literal["torch", "numpy"] = param("torch", "word2vec on PyTorch (sparse embeddings) or the NumPy from-scratch version")
     cds: float = param(0.75, "context-distribution smoothing α of PPMI (1: none)", gt=0, le=1)
     svd_power: float = param(0.5, "count vectors U Σ^p: the power p of the singular values", ge=0, le=1)
-    words: tuple[str, ...] = param(("auto",), "words whose nearest neighbours the report lists (auto: chosen from the analogies)")
+    words: tuple[str, ...] = param(("auto",), "words whose nearest neighbours the report lists (auto: everyday words the corpus has, else from the analogies)")
     neighbours: int = param(8, "neighbours listed per word", ge=1, le=50)
 
     def validate(self) -> None:
@@ -221,6 +222,9 @@ def _chosen_words(cfg: WordVectorsConfig, vocab: WordVocab, analogies: Analogies
         if missing:
             raise ConfigError(f"words: not in the vocabulary: {', '.join(missing)}")
         return list(cfg.words)
+    common = [w for w in COMMON_WORDS if w in vocab]  # everyday words, where the corpus has them
+    if len(common) >= 4:
+        return common[:6]
     picked: list[str] = []
     for questions in analogies.sections.values():  # the first known word of each section's first answerable question
         for q in questions:
