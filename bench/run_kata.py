@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("kata", nargs="?", help="a registered kata (--smoke: bandit unless given)")
     parser.add_argument("--preset", default="full")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default=None, help="the record's name in bench/results (default: KATA-PRESET)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="key=value config override")
     add_options(parser, runs="runs")
     args = parse(parser, {"preset": "smoke"})
@@ -41,7 +42,7 @@ def main() -> None:
             tables[name] = list(csv.DictReader(f))
     keep = ("kata", "preset", "seed", "overrides", "status", "wall_time_s", "expectations_met", "metrics", "expectations")
     record(
-        f"{args.kata}-{args.preset}",
+        args.name or f"{args.kata}-{args.preset}",
         {**{k: res.result[k] for k in keep}, "run_dir": str(res.dir), "tables": tables},
         env=records.read_json(res.dir / records.ENV),  # taken when the run started
         out_dir=args.out,

@@ -8,12 +8,15 @@ learns ``dim``-dimensional vectors of the same vocabulary (the training split's 
   smoothing, truncated SVD (:mod:`deepkata.words.counts`);
 - **cbow**, **skip-gram**: word2vec with negative sampling (:mod:`deepkata.words.word2vec`), on
   PyTorch or, with ``backend=numpy``, the from-scratch NumPy version;
+- **masked**: the input embeddings of a small Transformer encoder trained to fill in masked
+  words (:mod:`deepkata.words.masked`);
 - **random vectors**, the baseline every model has to beat.
 
 Each is scored on word similarity (Spearman ρ on WordSim-353) and analogies (3CosAdd accuracy
 on Google's questions, semantic and syntactic, with the share of questions the vocabulary can
 answer), as gensim scores them (:mod:`deepkata.words.evaluate`). The report lists each model's
-nearest neighbours of a few words and draws a 2-D projection of chosen words; the vectors are
+nearest neighbours of a few words and draws the word pairs of an analogy section along their
+mean offset (parallel arrows are what 3CosAdd needs); the vectors are
 saved as ``vectors.npz`` for ``deepkata words --run RUN``.
 
 Corpora: ``auto`` reads the text of ``--data DIR`` (PTB or WikiText-2), else
@@ -96,7 +99,7 @@ class WordVectorsConfig(KataConfig):
     name="word-vectors",
     topic="words",
     section="Day 3 · word embeddings, word2vec: CBOW and skip-gram (notes 001, 004)",
-    description="Count-based (PPMI + SVD), CBOW and skip-gram vectors on one corpus: WordSim-353 ρ and analogy accuracy against random vectors; neighbours, 2-D map",
+    description="Count-based (PPMI + SVD), CBOW, skip-gram and masked-word Transformer vectors on one corpus: WordSim-353 ρ and analogy accuracy against random vectors; neighbours, analogy map",
     config=WordVectorsConfig,
     presets={
         "smoke": {"corpus": "generated", "generated_words": 20_000, "dim": 16, "train.epochs": 1, "train.block": 200, "neighbours": 3, "masked.epochs": 1},
