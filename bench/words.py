@@ -54,11 +54,10 @@ def ours(sentences: list[list[str]], mode: str, args: argparse.Namespace, seed: 
     """Our word2vec: (vectors, words, seconds of training, effective words)."""
     import torch
 
-    from deepkata.words.vocab import TokenStream, WordVocab
+    from deepkata.words.vocab import TokenStream
     from deepkata.words.word2vec import Word2Vec, Word2VecConfig, Word2VecRecipe, Word2VecTrainer
 
-    vocab = WordVocab.build(sentences, args.min_count)
-    stream = vocab.encode(sentences)
+    vocab, stream = _encoded(sentences, args.min_count)
     if limit:
         stream = TokenStream(stream.ids[:limit], stream.sentence[:limit])
     torch.manual_seed(seed)
@@ -70,6 +69,20 @@ def ours(sentences: list[list[str]], mode: str, args: argparse.Namespace, seed: 
     if trainer.diverged:
         raise SystemExit(f"bench/words.py: our {mode} diverged: {trainer.diverged}")
     return model.inputs.weight.detach().numpy().copy(), vocab.words, trainer.seconds, trainer.effective
+
+
+_ENCODED: dict[tuple[int, int], Any] = {}
+
+
+def _encoded(sentences: list[list[str]], min_count: int) -> Any:
+    """The corpus's vocabulary and token stream, built once for all the runs of this benchmark."""
+    from deepkata.words.vocab import WordVocab
+
+    key = (id(sentences), min_count)
+    if key not in _ENCODED:
+        vocab = WordVocab.build(sentences, min_count)
+        _ENCODED[key] = (vocab, vocab.encode(sentences))
+    return _ENCODED[key]
 
 
 def gensims(sentences: list[list[str]], mode: str, args: argparse.Namespace, seed: int, *, epochs: int, workers: int) -> tuple[np.ndarray, list[str], float, int]:

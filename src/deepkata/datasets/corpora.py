@@ -22,7 +22,7 @@ from typing import Literal
 
 from deepkata.core.errors import UserError
 
-__all__ = ["CORPORA", "CorpusName", "Sentences", "detect_corpus", "read_corpus_split"]
+__all__ = ["CORPORA", "CorpusName", "Sentences", "detect_corpus", "read_corpus_split", "read_lines"]
 
 CorpusName = Literal["ptb", "wikitext-2"]
 SPLITS = ("train", "valid", "test")
@@ -42,6 +42,17 @@ class Sentences:
         return sum(len(s) for s in self.sentences)
 
 
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; a missing or undecodable file is a one-line error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: byte {e.start}: not UTF-8 text") from None
+    return text.splitlines()
+
+
 def detect_corpus(folder: Path) -> CorpusName:
     """Which corpus a folder holds, by its training file; a one-line error if neither."""
     for name, pattern in CORPORA.items():
@@ -57,14 +68,8 @@ def read_corpus_split(folder: Path, split: str, name: CorpusName | None = None) 
         raise UserError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
     name = name or detect_corpus(folder)
     path = folder / CORPORA[name].format(split=split)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file (the {name} corpus's {split} split)") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
     sentences = []
-    for line in text.splitlines():
+    for line in read_lines(path):
         stripped = line.strip()
         if not stripped or (name == "wikitext-2" and stripped.startswith("= ") and stripped.endswith(" =")):
             continue

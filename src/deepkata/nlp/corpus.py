@@ -18,6 +18,7 @@ from typing import Literal
 
 from deepkata.core.data import RemoteDataset, locate
 from deepkata.core.errors import UserError
+from deepkata.datasets.corpora import read_lines
 
 Pair = tuple[list[str], list[str]]  # (source tokens, target tokens)
 CorpusName = Literal["toy", "small_parallel_enja"]
@@ -45,16 +46,6 @@ class Corpus:
     source: str  # where it came from
     src_lang: str = "en"
     tgt_lang: str = "ja"
-
-
-def read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: byte {e.start}: not UTF-8 text") from None
-    return text.splitlines()
 
 
 def read_split(folder: Path, split: str, src: str = "en", tgt: str = "ja") -> list[Pair]:

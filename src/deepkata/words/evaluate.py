@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats
 
 from deepkata.core.errors import UserError
+from deepkata.datasets.corpora import read_lines
 
 __all__ = [
     "Analogies", "AnalogyScore", "SimilarityScore", "WordPairs", "analogy_accuracy", "answer_analogies", "nearest",
@@ -59,7 +60,7 @@ class Analogies:
 def read_word_pairs(path: Path) -> WordPairs:
     """``word1 <TAB> word2 <TAB> score`` lines; lines starting ``#`` are comments."""
     pairs = []
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.rstrip("\n").split("\t")
@@ -78,7 +79,7 @@ def read_analogies(path: Path) -> Analogies:
     """``: section`` headers, then ``a b c d`` lines (word2vec's ``questions-words.txt``)."""
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
     current = None
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         if line.startswith(":"):
@@ -93,15 +94,6 @@ def read_analogies(path: Path) -> Analogies:
     if not any(sections.values()):
         raise UserError(f"{path}: no analogy questions (expected ': section' headers and 'a b c d' lines)")
     return Analogies(sections, str(path))
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CbowStep", "Gradients", "Mode", "Targets", "init_vectors", "loss_and_gradients", "sgd_step", "targets"]
+__all__ = ["CbowStep", "Gradients", "Mode", "Targets", "loss_and_gradients", "sgd_step", "targets"]
 
 Mode = Literal["skip-gram", "cbow"]
 CbowStep = Literal["word2vec", "gradient"]
@@ -81,11 +81,6 @@ def targets(centres: np.ndarray, contexts: np.ndarray, negatives: np.ndarray, mo
     rows = np.concatenate([positives, negatives], axis=1)
     label = np.concatenate([np.ones(positives.shape, dtype=dtype), np.zeros(negatives.shape, dtype=dtype)], axis=1)
     return Targets(rows, label, np.concatenate([positive_weight, negative_weight.astype(dtype)], axis=1))
-
-
-def init_vectors(vocab: int, dim: int, rng: np.random.Generator, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """word2vec's start: ``W_in`` uniform in ±0.5 / D, ``W_out`` zero."""
-    return (rng.uniform(-0.5 / dim, 0.5 / dim, (vocab, dim)).astype(dtype), np.zeros((vocab, dim), dtype=dtype))
 
 
 def _sigmoid(s: np.ndarray) -> np.ndarray:

@@ -63,9 +63,9 @@ class Word2Vec(nn.Module):
     def forward(self, centres: torch.Tensor, contexts: torch.Tensor, negatives: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The loss summed over the examples (see :mod:`deepkata.words.scratch`) and how many predictions it sums."""
         dtype = self.inputs.weight.dtype
-        t = scratch.targets(centres.cpu().numpy(), contexts.cpu().numpy(), negatives.cpu().numpy(), self.cfg.mode, np.float64)
-        rows, label, weight = (torch.from_numpy(a).to(centres.device) for a in (t.rows, t.label.astype(np.float32), t.weight.astype(np.float32)))
-        label, weight = label.to(dtype), weight.to(dtype)
+        t = scratch.targets(centres.cpu().numpy(), contexts.cpu().numpy(), negatives.cpu().numpy(), self.cfg.mode)
+        rows = torch.from_numpy(t.rows).to(centres.device)
+        label, weight = (torch.from_numpy(a).to(centres.device, dtype) for a in (t.label, t.weight))
         valid = contexts >= 0  # (N, 2W)
         if self.cfg.mode == "skip-gram":
             h = self.inputs(centres)  # (N, D)

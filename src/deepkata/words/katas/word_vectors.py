@@ -159,7 +159,7 @@ def run(cfg: WordVectorsConfig, run: Run) -> Outcome:
             "answerable": f"{ana.answered:,}/{ana.total:,} ({ana.coverage:.0%})",
             "training (s)": f"{timings.get(f'{name}/seconds', 0.0):.1f}",
         })  # fmt: skip
-    metrics["analogy/coverage"] = analogy_accuracy(vectors["random"], vocab.words, analogies).coverage
+    metrics["analogy/coverage"] = ana.coverage  # the same for every model: it depends on the vocabulary only
     learned = list(cfg.models)
     metrics["words/min_rho_gain"] = min(float(metrics[f"{m}/wordsim_rho"]) - float(metrics["random/wordsim_rho"]) for m in learned)  # type: ignore[arg-type]
     if "skip-gram" in vectors:
@@ -213,7 +213,9 @@ def _load(cfg: WordVectorsConfig, run: Run) -> tuple[list[list[str]], WordPairs,
         return corpus.sentences, corpus.pairs, corpus.analogies, corpus.source
     name = detect_corpus(folder)
     train = read_corpus_split(folder, "train", name)
-    evaluation = next((p for p in ([Path(env) / "word_eval"] if env else []) + [folder.parent / "word_eval"] if (p / "wordsim353.tsv").is_file()), None)
+    places = [Path(env) / "word_eval"] if env else []
+    places.append(folder.parent / "word_eval")
+    evaluation = next((p for p in places if (p / "wordsim353.tsv").is_file()), None)
     if evaluation is None:
         raise UserError(f"no word_eval folder with wordsim353.tsv and questions-words.txt in $DEEPKATA_DATA or beside {folder}")
     return train.sentences, read_word_pairs(evaluation / "wordsim353.tsv"), read_analogies(evaluation / "questions-words.txt"), train.source
