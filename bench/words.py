@@ -188,10 +188,12 @@ def _speed(sentences: list[list[str]], args: argparse.Namespace) -> tuple[list[d
         for mode in MODES:
             _, _, seconds, words = ours(sentences, mode, args, 0, epochs=1)
             ours_rate = words / seconds
+            _, _, a_seconds, a_words = ours(sentences, mode, args, 0, epochs=1, backend="autograd")
             _, _, g_seconds, g_words = gensims(sentences, mode, args, 0, epochs=1, workers=threads)
             gensim_rate = g_words / g_seconds
             speed.append({"mode": mode, "threads": threads, "deepkata_torch_words_per_s": ours_rate, "gensim_words_per_s": gensim_rate,
-                          "ratio_vs_gensim": ours_rate / gensim_rate})  # fmt: skip
+                          "ratio_vs_gensim": ours_rate / gensim_rate, "deepkata_autograd_words_per_s": a_words / a_seconds,
+                          "autograd_ratio_vs_gensim": (a_words / a_seconds) / gensim_rate})  # fmt: skip
     torch.set_num_threads(1)
     numpy_speed = []
     for mode in MODES:

@@ -21,6 +21,7 @@ from deepkata.words.word2vec import (
     Word2VecConfig,
     Word2VecRecipe,
     Word2VecTrainer,
+    _sgd_rows,
 )
 
 MODES = ("skip-gram", "cbow")
@@ -104,6 +105,46 @@ def test_word2vecs_cbow_step_moves_each_context_by_the_whole_hidden_gradient() -
     assert np.abs(stepped_in - plain_in).max() > 1e-4  # the two steps differ
 
 
+@pytest.mark.parametrize(("mode", "cbow_step"), [("skip-gram", "word2vec"), ("cbow", "word2vec"), ("cbow", "gradient")])
+def test_the_fused_update_takes_the_autograd_step(mode: str, cbow_step: str) -> None:
+    w_in, w_out = _weights()
+    centres, contexts, negatives = _examples(n=20, seed=3)
+    negatives[1, :2] = negatives[1, 2]  # a row drawn more than once in an example: its steps add
+    stepped = []
+    for fused in (False, True):
+        model = Word2Vec(Word2VecConfig(vocab=12, dim=5, mode=mode, cbow_step=cbow_step)).double()  # type: ignore[arg-type]
+        with torch.no_grad():
+            model.inputs.weight.copy_(torch.from_numpy(w_in))
+            model.outputs.weight.copy_(torch.from_numpy(w_out))
+        if fused:
+            loss, n = model.sgd_update(centres, contexts, negatives, 0.1)
+        else:  # forward, autograd's backward, the sparse SGD step
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            loss, n = model(*(torch.from_numpy(a) for a in (centres, contexts, negatives)))
+            loss.backward()
+            _sgd_rows(opt)
+        stepped.append((float(loss.detach()), n, model.inputs.weight.detach().numpy().copy(), model.outputs.weight.detach().numpy().copy()))
+    (loss_a, n_a, in_a, out_a), (loss_b, n_b, in_b, out_b) = stepped
+    assert n_a == n_b and abs(loss_a - loss_b) < 1e-12
+    np.testing.assert_allclose(in_b, in_a, atol=1e-12)
+    np.testing.assert_allclose(out_b, out_a, atol=1e-12)
+    assert np.abs(in_b - w_in).max() > 1e-3 and np.abs(out_b - w_out).max() > 1e-3  # both matrices moved
+
+
+def test_a_loss_that_is_not_finite_takes_no_fused_step() -> None:
+    w_in, w_out = _weights()
+    w_in[3] = np.inf
+    centres, contexts, negatives = _examples()
+    model = Word2Vec(Word2VecConfig(vocab=12, dim=5, mode="skip-gram")).double()
+    with torch.no_grad():
+        model.inputs.weight.copy_(torch.from_numpy(w_in))
+        model.outputs.weight.copy_(torch.from_numpy(w_out))
+    centres[0] = 3
+    loss, _ = model.sgd_update(centres, contexts, negatives, 0.1)
+    assert not torch.isfinite(loss)
+    np.testing.assert_array_equal(model.outputs.weight.detach().numpy(), w_out)
+
+
 def test_the_loss_is_the_formula_on_one_example() -> None:
     w_in, w_out = _weights(vocab=5, dim=3)
     # centre 0 with contexts 1 and 2; negatives 3 and 2 (2 is a context: skip-gram leaves it out, CBOW keeps it)
@@ -178,16 +219,17 @@ def _trainer(mode: str, backend: str, epochs: int = 2) -> Word2VecTrainer:
 @pytest.mark.parametrize("mode", MODES)
 def test_the_numpy_and_pytorch_trainers_take_the_same_steps(mode: str) -> None:
     trained = []
-    for backend in ("numpy", "torch"):  # one after the other: each epoch's order comes from torch's seeded generator
+    for backend in ("numpy", "autograd", "torch"):  # one after the other: each epoch's order comes from torch's seeded generator
         t = _trainer(mode, backend)
         while not t.done:
             t.train_chunk()
         trained.append(t)
-    a, b = trained
+    a = trained[0]
     assert a.history["train_loss"][-1] < a.history["train_loss"][0]
-    np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=1e-4)
-    np.testing.assert_allclose(a.model.inputs.weight.detach().numpy(), b.model.inputs.weight.detach().numpy(), atol=1e-5)
-    assert a.effective == b.effective > 0
+    for b in trained[1:]:
+        np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=1e-4)
+        np.testing.assert_allclose(a.model.inputs.weight.detach().numpy(), b.model.inputs.weight.detach().numpy(), atol=1e-5)
+        assert a.effective == b.effective > 0
 
 
 def test_an_interrupted_training_resumes_to_the_same_vectors() -> None:

@@ -7,7 +7,8 @@ learns ``dim``-dimensional vectors of the same vocabulary (the training split's 
 - **count**: co-occurrence within ``train.window`` words, PPMI with context-distribution
   smoothing, truncated SVD (:mod:`deepkata.words.counts`);
 - **cbow**, **skip-gram**: word2vec with negative sampling (:mod:`deepkata.words.word2vec`), on
-  PyTorch or, with ``backend=numpy``, the from-scratch NumPy version;
+  PyTorch (its fused step; ``backend=autograd``: forward and autograd's backward) or, with
+  ``backend=numpy``, the from-scratch NumPy version;
 - **masked**: the input embeddings of a small Transformer encoder trained to fill in masked
   words (:mod:`deepkata.words.masked`);
 - **random vectors**, the baseline every model has to beat.
@@ -80,7 +81,7 @@ class WordVectorsConfig(KataConfig):
     train: Word2VecRecipe = param(Word2VecRecipe(), "word2vec's training (window shared with the counts)")
     masked: MaskedRecipe = param(MaskedRecipe(), "the masked-word model's training")
     masked_net: MaskedWordConfig = param(MaskedWordConfig(), "the masked-word Transformer (vocab and dim set by the kata)")
-    backend: Literal["torch", "numpy"] = param("torch", "word2vec on PyTorch (sparse embeddings) or the NumPy from-scratch version")
+    backend: Literal["torch", "autograd", "numpy"] = param("torch", "word2vec on PyTorch (the fused step, or forward + autograd's backward) or the NumPy from-scratch version")
     cds: float = param(0.75, "context-distribution smoothing α of PPMI (1: none)", gt=0, le=1)
     svd_power: float = param(0.5, "count vectors U Σ^p: the power p of the singular values", ge=0, le=1)
     words: tuple[str, ...] = param(("auto",), "words whose nearest neighbours the report lists (auto: everyday words the corpus has, else from the analogies)")
