@@ -35,6 +35,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "deepkata.generative.wavenet",
     "deepkata.words.word2vec",
     "deepkata.words.masked",
+    "deepkata.go.nets",
 )
 
 # task commands beside list/info/run/resume/show/tour: (name, "module:function"); the function
@@ -44,6 +45,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("translate", "deepkata.nlp.commands:translate"),
     ("gtp", "deepkata.go.commands:gtp"),
     ("arena", "deepkata.go.commands:arena"),
+    ("go-records", "deepkata.go.commands:go_records"),
     ("coco-eval", "deepkata.detection.commands:coco_eval"),
     ("words", "deepkata.words.commands:words"),
 )

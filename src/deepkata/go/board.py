@@ -421,6 +421,56 @@ def _ownership(s, zob, rng, playouts, max_moves):
     return counts
 
 
+@njit(cache=True)
+def _chain_liberties(s, h, mark, stamp):
+    """The exact liberties of the chain headed by h: its distinct empty neighbours (marks them with stamp)."""
+    w = s[META, M_WIDTH]
+    n = 0
+    q = h
+    while True:
+        for d in (-1, 1, -w, w):
+            r = q + d
+            if s[COLOR, r] == EMPTY and mark[r] != stamp:
+                mark[r] = stamp
+                n += 1
+        q = s[NEXT, q]
+        if q == h:
+            break
+    return n
+
+
+@njit(cache=True)
+def _tactics(s, c, zob, history, n_history, out):
+    """Per point (out: (5, W^2) int64, zeroed): the liberties of the chain standing there; for an
+    empty point where colour c may play, the stones that play captures, the liberties of c's
+    chain after it, the size of that chain if it is left in atari (self-atari), and whether the
+    play is sensible (legal, not filling c's own eye)."""
+    n = s.shape[1]
+    mark = np.zeros(n, dtype=np.int64)
+    stamp = 0
+    for p in range(n):
+        if (s[COLOR, p] == BLACK or s[COLOR, p] == WHITE) and out[0, s[HEAD, p]] == 0:
+            stamp += 1
+            out[0, s[HEAD, p]] = _chain_liberties(s, s[HEAD, p], mark, stamp)
+    for p in range(n):
+        if s[COLOR, p] == BLACK or s[COLOR, p] == WHITE:
+            out[0, p] = out[0, s[HEAD, p]]
+    for i in range(s[META, M_NEMPTY]):
+        p = s[EMPTIES, i]
+        if _legality(s, p, c, zob, history, n_history, True) != LEGAL:
+            continue
+        t = s.copy()
+        out[1, p] = _place(t, p, c, zob)
+        h = t[HEAD, p]
+        stamp += 1
+        libs = _chain_liberties(t, h, mark, stamp)
+        out[2, p] = libs
+        if libs == 1:
+            out[3, p] = t[GSIZE, h]
+        out[4, p] = 0 if _is_own_eye(s, p, c) else 1
+    return out
+
+
 # --- the position as a Game --------------------------------------------------------------------------
 
 
@@ -596,6 +646,19 @@ class GoState(Game):
         if to_play is not None:
             self._s[META, M_TO_PLAY] = to_play + 1
         self._remember_position()
+
+    def tactics(self, player: int) -> np.ndarray:
+        """(5, size, size) int64 of what AlphaGo's input planes count, for ``player`` to move:
+
+        0. the liberties of the chain on each point (0 where empty);
+        1. the opposing stones a play there would capture;
+        2. the liberties of the player's chain after that play (0 where it is illegal);
+        3. the size of that chain when the play leaves it in atari (self-atari), else 0;
+        4. 1 where the play is legal and does not fill the player's own eye (sensible).
+        """
+        out = np.zeros((5, self._s.shape[1]), dtype=np.int64)
+        _tactics(self._s, player + 1, self._zob, self._history, self._n_history, out)
+        return out[:, self._point].reshape(5, self.size, self.size)
 
     def stones(self) -> np.ndarray:
         """(size, size) int8, indexed [y, x] with y = 0 the bottom row: 0 empty, 1 black, 2 white."""

@@ -79,3 +79,37 @@ def arena(
         f"{summary['draws']} draws{disputed}; A scores {summary['describe']} (95%)\nendings: {summary['endings']}\n"
         f"SGF files and summary.json in {out}"
     )
+
+
+def go_records(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the collection; an unfinished one there continues.")],
+    games: Annotated[int, typer.Option("--games", min=1, help="Games to have in the collection (two-game matches).")] = 2000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Matches played at once, each in its own process.")] = 1,
+    levels: Annotated[str, typer.Option("--levels", help="GNU Go levels drawn from, LOW-HIGH.")] = "1-10",
+    size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size.")] = 9,
+    komi: Annotated[float, typer.Option("--komi", help="Komi (added to White's area).")] = 7.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the levels and GNU Go's seeds.")] = 0,
+    gnugo: Annotated[str, typer.Option("--gnugo", help="GNU Go's executable.")] = "/usr/games/gnugo",
+) -> None:
+    """Play GNU Go against itself at mixed levels (--capture-all-dead) for the AlphaGo katas' game records: SGF files, split by match."""
+    from rich.console import Console
+
+    from deepkata.core.errors import UserError
+    from deepkata.go.collection import CollectionSettings, collect
+
+    low, _, high = levels.partition("-")
+    try:
+        span = (int(low), int(high or low))
+    except ValueError:
+        raise UserError(f"--levels {levels!r}: expected LOW-HIGH, for example 1-10") from None
+    console = Console(highlight=False, markup=False, soft_wrap=True)
+    settings = CollectionSettings(games, gnugo, size, komi, span, seed)
+
+    def report(done: dict[str, object], finished: int, total: int) -> None:
+        console.print(f"match {done['match']} ({finished}/{total}): levels {done['levels']}, {done['split']}, {float(done['seconds']):.0f} s")  # type: ignore[arg-type]
+
+    summary = collect(settings, out, workers=workers, on_match=report)
+    console.print(
+        f"{summary['games']} games ({summary['train_games']} train, {summary['validation_games']} validation), {summary['moves']:,} moves; "
+        f"{summary['game_seconds'] / 60:.1f} min of play, {summary['wall_seconds'] / 60:.1f} min of wall time; index.jsonl and collection.json in {out}"
+    )

@@ -1,0 +1,70 @@
+"""The game-record collection: GNU Go against itself through the arena, split by match, resumable.
+
+The games need GNU Go (``.ci/run`` installs it); without it those tests skip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepkata.core.errors import UserError
+from deepkata.go.collection import GNUGO, CollectionSettings, collect, match_plan, read_collection
+from deepkata.go.sgf import read_sgf
+
+needs_gnugo = pytest.mark.skipif(shutil.which(GNUGO) is None, reason=f"GNU Go is not installed ({GNUGO}; apt-get install gnugo)")
+
+
+def test_the_plan_draws_levels_and_seeds_from_the_seed_and_splits_by_match() -> None:
+    plan = match_plan(CollectionSettings(games=41, levels=(3, 7), seed=4))
+    assert [m.games for m in plan] == [2] * 20 + [1]  # two-game matches, the last one short
+    assert all(3 <= level <= 7 for m in plan for level in m.levels)
+    assert {m.split for m in plan if m.index % 10 == 0} == {"validation"} and {m.split for m in plan if m.index % 10} == {"train"}
+    assert plan == match_plan(CollectionSettings(games=41, levels=(3, 7), seed=4))  # the same collection, however run
+    again = match_plan(CollectionSettings(games=41, levels=(3, 7), seed=5))
+    assert [m.seeds for m in plan] != [m.seeds for m in again]
+    assert len({m.seeds for m in plan}) == len(plan)
+
+
+@pytest.mark.parametrize("bad", [{"levels": (4, 2)}, {"levels": (0, 11)}, {"games": 0}, {"validation_every": 1}])
+def test_bad_settings_are_one_line_errors(bad: dict) -> None:
+    with pytest.raises(UserError):
+        CollectionSettings(**{"games": 4, **bad})
+
+
+@needs_gnugo
+def test_a_collection_is_played_indexed_resumed_and_read(tmp_path: Path) -> None:
+    settings = CollectionSettings(games=3, levels=(0, 0), validation_every=2)
+    summary = collect(settings, tmp_path, workers=2)
+    assert summary["games"] == 3 and summary["train_games"] == 2 and summary["validation_games"] == 1
+    games = read_collection(tmp_path)
+    assert [g.split for g in games] == ["train", "train", "validation"]
+    for g in games:
+        sgf = read_sgf(g.path)
+        assert sgf.size == 9 and sgf.komi == 7 and len(sgf.moves) > 20
+        assert g.winner in ("black", "white") and sgf.result[0] == g.winner[0].upper()
+        assert g.black_level == g.white_level == 0
+    first = (tmp_path / "m-00001" / "game-0001.sgf").read_text()
+    # run again: nothing is played again, the index is the same
+    again = collect(settings, tmp_path, workers=1)
+    assert again["games"] == 3 and (tmp_path / "m-00001" / "game-0001.sgf").read_text() == first
+    assert again["game_seconds"] == pytest.approx(summary["game_seconds"])
+    with pytest.raises(UserError, match="other settings"):
+        collect(CollectionSettings(games=3, levels=(0, 1), validation_every=2), tmp_path)
+
+
+def test_a_malformed_index_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "index.jsonl").write_text(json.dumps({"sgf": "a.sgf", "split": "train", "black_level": 1, "white_level": 1, "winner": None}) + "\n{oops\n")
+    with pytest.raises(UserError, match=r"index.jsonl:2: expected a JSON object"):
+        read_collection(tmp_path)
+    with pytest.raises(UserError, match="no index.jsonl"):
+        read_collection(tmp_path / "none")
+
+
+def test_the_command_rejects_a_bad_level_range_with_exit_code_2(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "deepkata", "go-records", "--out", str(tmp_path / "c"), "--levels", "x-3"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--levels 'x-3'" in done.stderr and not (tmp_path / "c").exists()
