@@ -57,12 +57,18 @@ def test_a_collection_is_played_indexed_resumed_and_read(tmp_path: Path) -> None
         collect(CollectionSettings(games=3, levels=(0, 1), validation_every=2), tmp_path)
 
 
-def test_a_malformed_index_names_its_line(tmp_path: Path) -> None:
-    (tmp_path / "index.jsonl").write_text(json.dumps({"sgf": "a.sgf", "split": "train", "black_level": 1, "white_level": 1, "winner": None}) + "\n{oops\n")
-    with pytest.raises(UserError, match=r"index.jsonl:2: expected a JSON object"):
+def test_a_missing_or_broken_collection_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no collection.json"):
         read_collection(tmp_path)
-    with pytest.raises(UserError, match="no index.jsonl"):
-        read_collection(tmp_path / "none")
+    (tmp_path / "collection.json").write_text(json.dumps({"settings": {"games": 2, "levels": [1, 1]}}))
+    (tmp_path / "m-00001").mkdir()
+    (tmp_path / "m-00001" / "done.json").write_text(json.dumps({"games": 2, "seconds": 1.0}))
+    (tmp_path / "m-00001" / "games.jsonl").write_text("{oops\n")
+    with pytest.raises(UserError, match=r"m-00001.games.jsonl:1: expected an arena game record"):
+        read_collection(tmp_path)
+    (tmp_path / "collection.json").write_text(json.dumps({"settings": {"games": 2, "levels": [1, 1], "colour": "x"}}))
+    with pytest.raises(UserError, match="expected the settings of a go-records collection"):
+        read_collection(tmp_path)
 
 
 def test_the_command_rejects_a_bad_level_range_with_exit_code_2(tmp_path: Path) -> None:

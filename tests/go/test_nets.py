@@ -51,3 +51,20 @@ def test_the_registry_builds_both_for_any_board_size() -> None:
     assert policy(x).shape == (2, 50) and value(x).shape == (2,)
     with pytest.raises(ValueError, match="odd"):
         PolicyNet(GoNetConfig(size=7, first_kernel=4))
+
+
+def test_a_saved_network_loads_with_its_config_and_a_wrong_file_is_a_one_line_error(tmp_path) -> None:
+    from deepkata.core.errors import UserError
+    from deepkata.go.nets import load_network, save_network
+
+    torch.manual_seed(1)
+    net = PolicyNet(GoNetConfig(size=5, filters=4, layers=2)).eval()
+    save_network(tmp_path / "policy.pt", net)
+    loaded = load_network(tmp_path / "policy.pt", "policy")
+    x = torch.randn(2, PLANES, 5, 5)
+    torch.testing.assert_close(loaded(x), net(x), rtol=0, atol=0)
+    with pytest.raises(UserError, match="not a saved value network"):
+        load_network(tmp_path / "policy.pt", "value")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="junk.pt"):
+        load_network(tmp_path / "junk.pt", "policy")

@@ -18,8 +18,10 @@ DIR --games N`` plays N games of GNU Go against itself as two-game matches throu
 - **the split is by match**: match k is a validation match when k is a multiple of
   ``validation_every`` (every tenth by default), so no game, and no pair of games that share
   their levels and seeds, lies on both sides;
-- ``index.jsonl`` lists every game (its SGF, split, levels, winner, moves) and
-  ``collection.json`` the settings and the time the games took.
+- ``collection.json`` holds the settings from the start and, once a run of the command ends,
+  the count and the time the games took; ``index.jsonl`` then lists every game (its SGF, split,
+  levels, winner, moves). :func:`read_collection` reads the finished matches, so a collection
+  can be trained on while it is still being played.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
         if {k: v for k, v in before.items() if k != "games"} != {k: v for k, v in now.items() if k != "games"}:
             raise UserError(f"{out}: holds a collection with other settings ({saved}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    previous = records.read_json(saved) if saved.exists() else {}
+    records.write_json(saved, {**previous, "settings": asdict(settings)})  # at once: a rerun with other settings is refused
     plan = match_plan(settings)
     todo = [m for m in plan if _finished(out, m) is None]
     wall = time.perf_counter()
@@ -145,29 +149,39 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
     return _write_index(settings, out, plan, time.perf_counter() - wall, workers)
 
 
-def _write_index(settings: CollectionSettings, out: Path, plan: list[Match], wall: float, workers: int) -> dict[str, Any]:
-    lines, seconds, moves = [], 0.0, 0
+def _listed(out: Path, plan: list[Match]) -> tuple[list[dict[str, Any]], float]:
+    """The games of the finished matches, as index.jsonl lists them, and the seconds they took."""
+    lines, seconds = [], 0.0
     for m in plan:
         done = _finished(out, m)
         if done is None:
             continue
         seconds += done["seconds"]
-        with open(out / m.folder / "games.jsonl", encoding="utf-8") as f:
-            for row in map(json.loads, f):
-                colour = None if row["winner"] is None else ("black" if row["winner"] == row["black"] else "white")
-                levels = dict(zip("AB", m.levels, strict=True))
-                lines.append({"sgf": f"{m.folder}/game-{row['index']:04d}.sgf", "split": m.split, "match": m.index,
-                              "black_level": levels[row["black"]], "white_level": levels[row["white"]], "winner": colour,
-                              "reason": row["reason"], "moves": len(row["moves"])})  # fmt: skip
-                moves += len(row["moves"])
+        path = out / m.folder / "games.jsonl"
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    row = json.loads(line)
+                    colour = None if row["winner"] is None else ("black" if row["winner"] == row["black"] else "white")
+                    levels = dict(zip("AB", m.levels, strict=True))
+                    lines.append({"sgf": f"{m.folder}/game-{row['index']:04d}.sgf", "split": m.split, "match": m.index,
+                                  "black_level": levels[row["black"]], "white_level": levels[row["white"]], "winner": colour,
+                                  "reason": row["reason"], "moves": len(row["moves"])})  # fmt: skip
+                except (json.JSONDecodeError, KeyError, TypeError) as e:
+                    raise UserError(f"{path}:{number}: expected an arena game record ({type(e).__name__}: {e})") from None
+    return lines, seconds
+
+
+def _write_index(settings: CollectionSettings, out: Path, plan: list[Match], wall: float, workers: int) -> dict[str, Any]:
+    lines, seconds = _listed(out, plan)
     records.write_text(out / "index.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
-    previous = records.read_json(out / "collection.json") if (out / "collection.json").exists() else {}
+    previous = records.read_json(out / "collection.json")
     summary = {
         "settings": asdict(settings),
         "games": len(lines),
         "train_games": sum(g["split"] == "train" for g in lines),
         "validation_games": sum(g["split"] == "validation" for g in lines),
-        "moves": moves,
+        "moves": sum(g["moves"] for g in lines),
         "game_seconds": seconds,  # the matches' own time, summed (CPU-bound: about the core-seconds)
         "wall_seconds": previous.get("wall_seconds", 0.0) + wall,  # every run of the command, summed
         "workers": workers,
@@ -187,16 +201,14 @@ class CollectedGame:
 
 
 def read_collection(out: Path) -> list[CollectedGame]:
-    """The games ``index.jsonl`` lists; a missing or malformed index is a one-line error."""
-    index = out / "index.jsonl"
-    if not index.is_file():
-        raise UserError(f"{out}: no index.jsonl (make the games with: deepkata go-records --out {out})")
-    games = []
-    with open(index, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                row = json.loads(line)
-                games.append(CollectedGame(out / row["sgf"], row["split"], int(row["black_level"]), int(row["white_level"]), row["winner"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise UserError(f"{index}:{number}: expected a JSON object with sgf, split, black_level, white_level, winner ({e})") from None
-    return games
+    """The games of a collection's finished matches (also while the collection is still being played)."""
+    saved = out / "collection.json"
+    if not saved.is_file():
+        raise UserError(f"{out}: no collection.json (make the games with: deepkata go-records --out {out})")
+    try:
+        raw = records.read_json(saved)["settings"]
+        settings = CollectionSettings(**{**raw, "levels": tuple(raw["levels"])})
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{saved}: expected the settings of a go-records collection ({type(e).__name__}: {e})") from None
+    lines, _ = _listed(out, match_plan(settings))
+    return [CollectedGame(out / g["sgf"], g["split"], g["black_level"], g["white_level"], g["winner"]) for g in lines]

@@ -15,16 +15,19 @@ The input is :mod:`deepkata.go.features`' planes (``planes`` of them, ``size`` x
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from deepkata.core import checkpoint
 from deepkata.core.config import Config, param
+from deepkata.core.errors import UserError
 from deepkata.go.features import PLANES
 from deepkata.models.registry import register_model
 
-__all__ = ["GoNetConfig", "PolicyNet", "ValueNet"]
+__all__ = ["GoNetConfig", "PolicyNet", "ValueNet", "load_network", "save_network"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +57,7 @@ class PolicyNet(nn.Module):
         self.cfg = cfg
         self.body = _body(cfg)
         self.head = nn.Conv2d(cfg.filters, 1, 1, bias=False)
-        self.point_bias = nn.Parameter(torch.zeros(cfg.size * cfg.size))
+        self.point_bias = nn.Parameter(torch.zeros(cfg.size * cfg.size, device="cpu"))  # moved with the module
         self.pass_logit = nn.Linear(cfg.filters, 1)
 
     def forward(self, x: torch.Tensor, legal: torch.Tensor | None = None) -> torch.Tensor:
@@ -89,3 +92,23 @@ def go_policy(cfg: GoNetConfig) -> PolicyNet:
 def go_value(cfg: GoNetConfig) -> ValueNet:
     """AlphaGo's value network: convolutions, a fully connected layer, one tanh unit."""
     return ValueNet(cfg)
+
+
+def save_network(path: Path, net: PolicyNet | ValueNet) -> None:
+    """Write a network and its config (atomically) for the search and the later katas."""
+    kind = "policy" if isinstance(net, PolicyNet) else "value"
+    checkpoint.save(path, {"kind": kind, "config": asdict(net.cfg), "state": net.state_dict()})
+
+
+def load_network(path: Path, kind: str) -> PolicyNet | ValueNet:
+    """A network :func:`save_network` wrote (``weights_only`` load); a one-line error if it is not one of ``kind``."""
+    saved = checkpoint.load(path)
+    if saved.get("kind") != kind or not isinstance(saved.get("config"), dict):
+        raise UserError(f"{path}: not a saved {kind} network (kind {saved.get('kind')!r})")
+    try:
+        cfg = GoNetConfig(**saved["config"])
+        net = PolicyNet(cfg) if kind == "policy" else ValueNet(cfg)
+        net.load_state_dict(saved["state"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as e:
+        raise UserError(f"{path}: its {kind} network does not load ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    return net.eval()
