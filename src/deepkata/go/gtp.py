@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import numpy as np
@@ -349,7 +350,7 @@ def _numbers(args: list[str], command: str) -> list[float]:
 
 # --- the command ----------------------------------------------------------------------------------------
 
-PLAYERS = ("random", "mcts")
+PLAYERS = ("random", "mcts", "policy")
 RULES = ("uct", "rave")
 
 # random playouts behind final_status_list and final_score: a 9x9 estimate takes about 30 ms
@@ -361,11 +362,18 @@ DEFAULT_C = {"uct": 1.0, "rave": 0.2}
 
 
 def make_player(
-    kind: str, *, seed: int, playouts: int | None, seconds: float | None, rule: str, resign_below: float, c: float | None = None
-) -> Player:
+    kind: str, *, seed: int, playouts: int | None, seconds: float | None, rule: str, resign_below: float, c: float | None = None,
+    weights: Path | None = None,
+) -> Player:  # fmt: skip
     """A player by name, as ``deepkata gtp --player`` builds it; UserError for a bad choice."""
     if kind == "random":
         return RandomPlayer(seed)
+    if kind == "policy":
+        from deepkata.go.alphago import PolicyPlayer
+
+        if weights is None:
+            raise UserError("--player policy needs --weights: a run folder of alphago-sl, or its policy.pt")
+        return PolicyPlayer.load(weights)
     if kind != "mcts":
         raise unknown("player", kind, PLAYERS)
     if rule not in RULES:
