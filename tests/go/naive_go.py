@@ -85,3 +85,32 @@ class NaiveGo:
                 elif reaches == {2}:
                     white += len(region)
         return black, white
+
+
+def chain_and_liberties(stones, y: int, x: int) -> tuple[set, set]:
+    """Flood fill on an (N, N) array (0 empty): the chain on (y, x) and its distinct liberties."""
+    n, colour = len(stones), stones[y, x]
+    seen, todo, libs = {(y, x)}, [(y, x)], set()
+    while todo:
+        a, b = todo.pop()
+        for c, d in ((a - 1, b), (a + 1, b), (a, b - 1), (a, b + 1)):
+            if 0 <= c < n and 0 <= d < n:
+                if stones[c, d] == 0:
+                    libs.add((c, d))
+                elif stones[c, d] == colour and (c, d) not in seen:
+                    seen.add((c, d))
+                    todo.append((c, d))
+    return seen, libs
+
+
+def random_game(size: int, moves: int, seed: int):
+    """A GoState after ``moves`` uniformly random sensible moves."""
+    import numpy as np
+
+    from deepkata.go.board import GoState
+
+    rng = np.random.default_rng(seed)
+    state = GoState(size)
+    for _ in range(moves):
+        state.play(int(rng.choice(state.sensible_actions())))
+    return state

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from deepkata.core.errors import UserError
-from deepkata.go.collection import GNUGO, CollectionSettings, collect, match_plan, read_collection
+from deepkata.go.collection import (
+    GNUGO,
+    CollectionSettings,
+    collect,
+    match_plan,
+    read_collection,
+)
 from deepkata.go.sgf import read_sgf
 
 needs_gnugo = pytest.mark.skipif(shutil.which(GNUGO) is None, reason=f"GNU Go is not installed ({GNUGO}; apt-get install gnugo)")

@@ -8,38 +8,25 @@ import pytest
 
 from deepkata.go.board import GoState
 from deepkata.go.coords import parse_gtp_vertex
-from deepkata.go.features import PLANE_NAMES, PLANES, inverse, planes, transform_actions, transform_planes
+from deepkata.go.features import (
+    PLANE_NAMES,
+    PLANES,
+    inverse,
+    planes,
+    transform_actions,
+    transform_planes,
+)
 from deepkata.search.game import IllegalMove
-
-
-def _random_game(size: int, moves: int, seed: int) -> GoState:
-    rng = np.random.default_rng(seed)
-    state = GoState(size)
-    for _ in range(moves):
-        options = state.sensible_actions()
-        state.play(int(rng.choice(options)))
-    return state
+from tests.go.naive_go import chain_and_liberties, random_game
 
 
 def _liberties(stones: np.ndarray, y: int, x: int) -> int:
-    """Flood fill: the distinct empty neighbours of the chain on (y, x)."""
-    n, colour = len(stones), stones[y, x]
-    seen, todo, libs = {(y, x)}, [(y, x)], set()
-    while todo:
-        a, b = todo.pop()
-        for c, d in ((a - 1, b), (a + 1, b), (a, b - 1), (a, b + 1)):
-            if 0 <= c < n and 0 <= d < n:
-                if stones[c, d] == 0:
-                    libs.add((c, d))
-                elif stones[c, d] == colour and (c, d) not in seen:
-                    seen.add((c, d))
-                    todo.append((c, d))
-    return len(libs)
+    return len(chain_and_liberties(stones, y, x)[1])
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_tactics_equal_brute_force_on_a_copy_of_the_board(seed: int) -> None:
-    state = _random_game(7, 30 + 5 * seed, seed)
+    state = random_game(7, 30 + 5 * seed, seed)
     n, me = state.size, state.to_play
     tactics = state.tactics(me)
     stones = state.stones()
@@ -79,15 +66,7 @@ def _own_eye(stones: np.ndarray, y: int, x: int, colour: int) -> int:
 
 
 def _chain_size(stones: np.ndarray, y: int, x: int) -> int:
-    n, colour = len(stones), stones[y, x]
-    seen, todo = {(y, x)}, [(y, x)]
-    while todo:
-        a, b = todo.pop()
-        for c, d in ((a - 1, b), (a + 1, b), (a, b - 1), (a, b + 1)):
-            if 0 <= c < n and 0 <= d < n and stones[c, d] == colour and (c, d) not in seen:
-                seen.add((c, d))
-                todo.append((c, d))
-    return len(seen)
+    return len(chain_and_liberties(stones, y, x)[0])
 
 
 def _play(state: GoState, *vertices: str) -> None:
@@ -101,7 +80,7 @@ def test_the_planes_of_a_known_position() -> None:
     _play(state, "A2", "E5", "B1", "E4", "C2", "B2")  # W B2 is now in atari; black to play
     p = planes(state)
     assert p.shape == (PLANES, 5, 5) == (len(PLANE_NAMES), 5, 5)
-    at = lambda v: divmod(parse_gtp_vertex(v, 5), 5)  # noqa: E731  (y, x)
+    at = lambda v: divmod(parse_gtp_vertex(v, 5), 5)
     name = {n: i for i, n in enumerate(PLANE_NAMES)}
     assert p[name["own stones"]][at("A2")] == 1 and p[name["opponent stones"]][at("B2")] == 1
     assert p[name["1 move ago"]][at("B2")] == 1 and p[name["2 moves ago"]][at("C2")] == 1
@@ -130,7 +109,7 @@ def test_actions_move_as_the_planes_do_and_inverses_undo() -> None:
 
 @pytest.mark.parametrize("k", range(8))
 def test_the_planes_of_a_transformed_game_are_the_transformed_planes(k: int) -> None:
-    original = _random_game(6, 25, seed=k)
+    original = random_game(6, 25, seed=k)
     moved = GoState(6)
     for _, action in original.moves:
         try:

@@ -8,7 +8,13 @@ import torch
 
 from deepkata.go.features import planes, transform_actions, transform_planes
 from deepkata.go.nets import GoNetConfig, PolicyNet
-from deepkata.go.policy_training import PolicyRecipe, PolicyTrainer, policy_probabilities, top_k_accuracy, transform_batch
+from deepkata.go.policy_training import (
+    PolicyRecipe,
+    PolicyTrainer,
+    policy_probabilities,
+    top_k_accuracy,
+    transform_batch,
+)
 from deepkata.go.positions import outcome_of, positions_from_games, teacher_games
 from deepkata.go.sgf import SgfGame
 

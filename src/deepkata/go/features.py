@@ -38,7 +38,7 @@ import numpy as np
 
 from deepkata.go.board import GoState
 
-__all__ = ["PLANE_NAMES", "PLANES", "SYMMETRIES", "inverse", "planes", "transform_actions", "transform_planes"]
+__all__ = ["PLANES", "PLANE_NAMES", "SYMMETRIES", "inverse", "planes", "transform_actions", "transform_planes"]
 
 PLANE_NAMES = (
     "own stones", "opponent stones", "empty", "ones",

@@ -16,17 +16,25 @@ a download.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
+from deepkata.core.config import KataConfig, param
+from deepkata.core.errors import UserError
 from deepkata.go.board import GoState
+from deepkata.go.collection import read_collection
 from deepkata.go.features import planes
-from deepkata.go.sgf import SgfGame
+from deepkata.go.sgf import SgfGame, read_sgf
 from deepkata.search.game import IllegalMove
 
-__all__ = ["Positions", "outcome_of", "positions_from_games", "teacher_games"]
+__all__ = ["Positions", "RecordsConfig", "kata_games", "outcome_of", "positions_from_games", "teacher_games"]
+
+RECORDS = "go-records-9x9"  # a collection's folder under $DEEPKATA_DATA
 
 
 @dataclass(frozen=True)
@@ -97,3 +105,42 @@ def teacher_games(count: int, *, size: int, komi: float, playouts: int, seed: in
         result = "0" if record.winner is None else f"{'BW'[record.winner]}+{abs(record.score or 0):g}"
         games.append(SgfGame(size=size, komi=komi, result=result, moves=[(k % 2, m) for k, m in enumerate(record.moves)], info={"PB": "mcts", "PW": "mcts"}))
     return games
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordsConfig(KataConfig):
+    """Where the AlphaGo katas' games come from."""
+
+    games: Literal["auto", "generated"] = param("auto", "records: auto (--data, else $DEEPKATA_DATA/go-records-9x9, else generated) or generated")
+    max_games: int = param(0, "games read from a collection (0: all), taken in order", ge=0)
+    generated_games: int = param(200, "games MCTS plays against itself when no records are given", gt=0)
+    generated_size: int = param(7, "board of the generated games", ge=5, le=19)
+    teacher_playouts: int = param(300, "MCTS playouts per move of the generated games", gt=0)
+
+
+def kata_games(cfg: RecordsConfig, run: Any) -> tuple[list[SgfGame], list[SgfGame], str]:
+    """Training and validation games, and what they are."""
+    folder: Path | None = None
+    env = os.environ.get("DEEPKATA_DATA")
+    if cfg.games == "auto":
+        if run.data is not None:
+            folder = run.data
+        elif env and (Path(env) / RECORDS / "index.jsonl").is_file():
+            folder = Path(env) / RECORDS
+    if folder is None:
+        games = teacher_games(cfg.generated_games, size=cfg.generated_size, komi=7.0 if cfg.generated_size >= 7 else 3.0,
+                              playouts=cfg.teacher_playouts, seed=run.seed)  # fmt: skip
+        val = [g for i, g in enumerate(games) if i % 10 == 9]
+        train = [g for i, g in enumerate(games) if i % 10 != 9]
+        return train, val, f"MCTS against itself ({cfg.teacher_playouts} playouts a move, {cfg.generated_size}x{cfg.generated_size}, generated)"
+    listed = read_collection(folder)
+    if cfg.max_games:
+        listed = listed[: cfg.max_games]
+    train = [read_sgf(g.path) for g in listed if g.split == "train"]
+    val = [read_sgf(g.path) for g in listed if g.split == "validation"]
+    if not train or not val:
+        raise UserError(f"{folder}: needs training and validation games (has {len(train)} and {len(val)}; every tenth match validates)")
+    sizes = {g.size for g in train + val}
+    if len(sizes) > 1:
+        raise UserError(f"{folder}: games of several board sizes ({sorted(sizes)}); expected one")
+    return train, val, f"GNU Go against itself ({folder})"

@@ -16,39 +16,36 @@ plays against itself (generated; validation: every tenth game).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from deepkata.core.config import KataConfig, param
+from deepkata.core.config import param
 from deepkata.core.engine import JobContext, JobSpec
-from deepkata.core.errors import UserError
 from deepkata.core.plots import figure, integer_ticks
 from deepkata.core.registry import Expectation, Outcome, register_kata
 from deepkata.core.runner import Run
 from deepkata.core.trainer import TrainerJob
-from deepkata.go.collection import read_collection
 from deepkata.go.features import PLANES
 from deepkata.go.nets import GoNetConfig, PolicyNet, save_network
-from deepkata.go.policy_training import PolicyRecipe, PolicyTrainer, policy_probabilities
-from deepkata.go.positions import Positions, positions_from_games, teacher_games
-from deepkata.go.sgf import SgfGame, read_sgf
-
-RECORDS = "go-records-9x9"  # the collection's folder under $DEEPKATA_DATA
+from deepkata.go.policy_training import (
+    PolicyRecipe,
+    PolicyTrainer,
+    policy_probabilities,
+)
+from deepkata.go.positions import (
+    Positions,
+    RecordsConfig,
+    kata_games,
+    positions_from_games,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlphaGoSLConfig(KataConfig):
-    games: Literal["auto", "generated"] = param("auto", "records: auto (--data, else $DEEPKATA_DATA/go-records-9x9, else generated) or generated")
-    max_games: int = param(0, "games read from a collection (0: all), taken in order", ge=0)
-    generated_games: int = param(200, "games MCTS plays against itself when no records are given", gt=0)
-    generated_size: int = param(7, "board of the generated games", ge=5, le=19)
-    teacher_playouts: int = param(300, "MCTS playouts per move of the generated games", gt=0)
+class AlphaGoSLConfig(RecordsConfig):
     net: GoNetConfig = param(GoNetConfig(), "the policy network (size and planes set by the kata)")
     train: PolicyRecipe = param(PolicyRecipe(), "the training")
 
@@ -73,7 +70,7 @@ class AlphaGoSLConfig(KataConfig):
 )
 def run(cfg: AlphaGoSLConfig, run: Run) -> Outcome:
     start = time.perf_counter()
-    train_games, val_games, source = _games(cfg, run)
+    train_games, val_games, source = kata_games(cfg, run)
     size = train_games[0].size
     train, val = positions_from_games(train_games), positions_from_games(val_games)
     prepare_seconds = time.perf_counter() - start
@@ -120,34 +117,6 @@ def run(cfg: AlphaGoSLConfig, run: Run) -> Outcome:
         f"on 19 x 19 expert games (Silver et al. 2016). One forward pass takes {ms:.2f} ms a position on this machine (batch 1)."
     )
     return Outcome(metrics, summary, [("Move prediction", table)], timings=timings, data=source)
-
-
-def _games(cfg: AlphaGoSLConfig, run: Run) -> tuple[list[SgfGame], list[SgfGame], str]:
-    """Training and validation games, and what they are."""
-    folder: Path | None = None
-    env = os.environ.get("DEEPKATA_DATA")
-    if cfg.games == "auto":
-        if run.data is not None:
-            folder = run.data
-        elif env and (Path(env) / RECORDS / "index.jsonl").is_file():
-            folder = Path(env) / RECORDS
-    if folder is None:
-        games = teacher_games(cfg.generated_games, size=cfg.generated_size, komi=7.0 if cfg.generated_size >= 7 else 3.0,
-                              playouts=cfg.teacher_playouts, seed=run.seed)  # fmt: skip
-        val = [g for i, g in enumerate(games) if i % 10 == 9]
-        train = [g for i, g in enumerate(games) if i % 10 != 9]
-        return train, val, f"MCTS against itself ({cfg.teacher_playouts} playouts a move, {cfg.generated_size}x{cfg.generated_size}, generated)"
-    listed = read_collection(folder)
-    if cfg.max_games:
-        listed = listed[: cfg.max_games]
-    train = [read_sgf(g.path) for g in listed if g.split == "train"]
-    val = [read_sgf(g.path) for g in listed if g.split == "validation"]
-    if not train or not val:
-        raise UserError(f"{folder}: needs training and validation games (has {len(train)} and {len(val)}; every tenth match validates)")
-    sizes = {g.size for g in train + val}
-    if len(sizes) > 1:
-        raise UserError(f"{folder}: games of several board sizes ({sorted(sizes)}); expected one")
-    return train, val, f"GNU Go against itself ({folder})"
 
 
 def _forward_ms(net: PolicyNet, size: int, repeats: int = 50) -> float:
