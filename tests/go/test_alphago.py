@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from deepkata.core.errors import UserError
-from deepkata.go.alphago import PolicyPlayer
+from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer
 from deepkata.go.board import GoState
 from deepkata.go.coords import parse_gtp_vertex
 from deepkata.go.gtp import make_player
@@ -53,3 +53,58 @@ def test_gtp_plays_the_policy_network(tmp_path: Path) -> None:
     assert done.returncode == 0 and len(answers) == 5
     moves = [a[1:].strip() for a in answers[2:4]]
     assert all(m.lower() == "pass" or 0 <= parse_gtp_vertex(m, 5) < 25 for m in moves)  # an untrained network may pass
+
+
+def _search_player(tmp_path: Path, **overrides) -> AlphaGoPlayer:
+    folder = _saved(tmp_path)
+    config = AlphaGoConfig(**{"playouts": 64, "batch": 4, "mix": 1.0, **overrides})
+    return AlphaGoPlayer.load([folder], config, seed=3)
+
+
+def test_the_search_visits_as_many_leaves_as_its_budget_and_undoes_every_virtual_loss(tmp_path: Path) -> None:
+    player = _search_player(tmp_path)
+    state = GoState(5)
+    root, done, _ = player.search(state)
+    assert done == 64 and root.n.sum() == 64 and root.visits == 64  # every virtual loss taken back
+
+    def check(node) -> None:
+        assert (node.n >= 0).all() and node.n.sum() <= node.visits
+        for child in node.children.values():
+            if child.actions is not None:
+                check(child)
+
+    check(root)
+    decision = player.choose(state)
+    assert state.is_legal(0, decision.action) and decision.info["playouts"] == 64
+
+
+def test_the_search_finds_the_capture_that_wins_the_game(tmp_path: Path) -> None:
+    # 5x5, komi 0.5, black to play among 14 moves: C2 takes the white pair C3-C4 (plain UCT rates it 0.98)
+    state = GoState(5, 0.5)
+    state.setup(black=[11, 13, 16, 18, 22, 6], white=[12, 17, 3, 9], to_play=0)
+    assert len(state.sensible_actions()) == 14
+    player = _search_player(tmp_path, playouts=300)  # an untrained policy: the rollouts must find it
+    assert player.choose(state).action == 7
+
+
+def test_the_tree_is_reused_after_the_moves_played(tmp_path: Path) -> None:
+    player = _search_player(tmp_path, playouts=48)
+    state = GoState(5)
+    root, _, _ = player.search(state)
+    first = int(root.actions[int(np.argmax(root.n))])
+    reply_node = root.children[first]
+    state.play(first)
+    reply = int(reply_node.actions[int(np.argmax(reply_node.n))]) if reply_node.actions is not None else int(state.sensible_actions()[0])
+    kept = reply_node.children.get(reply)
+    state.play(reply)
+    again, done, _ = player.search(state)
+    if kept is not None and kept.actions is not None:
+        assert again is kept and again.visits >= done
+    assert again.to_play == state.to_play
+
+
+def test_a_mix_below_one_needs_a_value_network(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="needs a value network"):
+        _search_player(tmp_path, mix=0.5)
+    with pytest.raises(UserError, match="must be within 0 and 1"):
+        AlphaGoConfig(mix=1.5)

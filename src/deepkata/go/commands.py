@@ -16,13 +16,14 @@ import typer
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE
 
 # the choices that --help lists (deepkata.go.gtp.make_player checks the same names)
-PlayerKind = Literal["random", "mcts", "policy"]
+PlayerKind = Literal["random", "mcts", "policy", "alphago"]
 SearchRule = Literal["uct", "rave"]
 
 
 def gtp(
-    player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, Monte Carlo tree search, or AlphaGo's policy network alone.")] = "mcts",
-    weights: Annotated[Path | None, typer.Option("--weights", help="--player policy: a run folder of alphago-sl (or its policy.pt).")] = None,
+    player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, Monte Carlo tree search, AlphaGo's policy network alone, or AlphaGo's search.")] = "mcts",
+    weights: Annotated[list[Path] | None, typer.Option("--weights", help="--player policy/alphago: run folders of alphago-sl, alphago-rollout, alphago-value (policy.pt, rollout.pt, value.pt; the first that holds each).")] = None,
+    mix: Annotated[float | None, typer.Option("--mix", min=0, max=1, help="--player alphago: λ, the rollouts' share of a leaf's value against the value network's (default 1: rollouts only).")] = None,
     playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
     rule: Annotated[SearchRule, typer.Option("--rule", help="MCTS selection rule.")] = "uct",
@@ -35,7 +36,7 @@ def gtp(
     """Play Go over GTP v2 on standard input and output (for GUIs such as Sabaki or GoGui, and for arenas)."""
     from deepkata.go.gtp import GtpEngine, make_player
 
-    chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c, weights=weights)
+    chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c, weights=weights, mix=mix)
     engine = GtpEngine(chosen, size=size, komi=komi, log=sys.stderr)
     engine.run(sys.stdin.buffer, sys.stdout.buffer)
 

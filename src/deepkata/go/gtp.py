@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -350,7 +350,7 @@ def _numbers(args: list[str], command: str) -> list[float]:
 
 # --- the command ----------------------------------------------------------------------------------------
 
-PLAYERS = ("random", "mcts", "policy")
+PLAYERS = ("random", "mcts", "policy", "alphago")
 RULES = ("uct", "rave")
 
 # random playouts behind final_status_list and final_score: a 9x9 estimate takes about 30 ms
@@ -363,17 +363,24 @@ DEFAULT_C = {"uct": 1.0, "rave": 0.2}
 
 def make_player(
     kind: str, *, seed: int, playouts: int | None, seconds: float | None, rule: str, resign_below: float, c: float | None = None,
-    weights: Path | None = None,
+    weights: Path | Sequence[Path] | None = None, mix: float | None = None,
 ) -> Player:  # fmt: skip
     """A player by name, as ``deepkata gtp --player`` builds it; UserError for a bad choice."""
     if kind == "random":
         return RandomPlayer(seed)
-    if kind == "policy":
-        from deepkata.go.alphago import PolicyPlayer
+    if kind in ("policy", "alphago"):
+        from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer
 
-        if weights is None:
-            raise UserError("--player policy needs --weights: a run folder of alphago-sl, or its policy.pt")
-        return PolicyPlayer.load(weights)
+        folders = [weights] if isinstance(weights, Path) else list(weights or [])
+        if not folders:
+            raise UserError(f"--player {kind} needs --weights: a run folder of alphago-sl (or its policy.pt)")
+        if kind == "policy":
+            return PolicyPlayer.load(folders[0])
+        if playouts is None and seconds is None:
+            playouts = 800
+        config = AlphaGoConfig(playouts=playouts, seconds=seconds, mix=1.0 if mix is None else mix, resign_below=resign_below,
+                               **({} if c is None else {"c_puct": c}))  # fmt: skip
+        return AlphaGoPlayer.load(folders, config, seed=seed)
     if kind != "mcts":
         raise unknown("player", kind, PLAYERS)
     if rule not in RULES:

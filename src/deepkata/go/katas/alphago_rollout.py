@@ -149,7 +149,7 @@ def run(cfg: AlphaGoRolloutConfig, run: Run) -> Outcome:
 def _rollout_speed(size: int, table: np.ndarray, weights: np.ndarray, playouts: int, seed: int) -> tuple[float, float]:
     """µs per move of whole playouts from the empty board, and the moves a playout lasts."""
     state = GoState(size, 7.0)
-    s, zob = state._s, state._zob  # noqa: SLF001 - the compiled playout works on the board array
+    s, zob = state._s, state._zob
     rng = np.array([seed + 1], dtype=np.uint64)
     playout_with_policy(s.copy(), zob, rng, state.komi, 3 * size * size, table, weights, -1)  # compiled before timing
     moves = 0
