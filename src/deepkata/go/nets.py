@@ -8,7 +8,8 @@
   mean feature vector. Given the legal moves, the others get -inf before the softmax.
 - **Value network** v(s) in [-1, 1], the mover's expected outcome: the same convolutions, a 1 x 1
   convolution to one plane, a fully connected layer of ``hidden`` units (AlphaGo: 256) with ReLU,
-  and one tanh unit.
+  and one tanh unit. The one plane is left linear: a ReLU on a single channel can die (go
+  negative everywhere and stop every gradient), which it did here on small boards.
 
 The input is :mod:`deepkata.go.features`' planes (``planes`` of them, ``size`` x ``size``).
 """
@@ -75,7 +76,7 @@ class ValueNet(nn.Module):
         self.cfg = cfg
         self.body = _body(cfg)
         self.head = nn.Sequential(
-            nn.Conv2d(cfg.filters, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(cfg.size * cfg.size, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1), nn.Tanh()
+            nn.Conv2d(cfg.filters, 1, 1), nn.Flatten(), nn.Linear(cfg.size * cfg.size, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1), nn.Tanh()
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
