@@ -52,3 +52,51 @@ def test_the_value_network_learns_who_leads_better_than_the_trivial_predictor() 
         trainer.train_chunk()
     trivial = float(np.mean((z[:320].mean() - z[320:]) ** 2))
     assert trainer.history["val_mse"][-1] < 0.5 * trivial
+
+
+def _rl_job(iterations: int = 3):
+    from deepkata.go.katas.alphago_rl import AlphaGoRLConfig, RLJob
+
+    cfg = AlphaGoRLConfig(size=5, komi=3.0, iterations=iterations, games=6, snapshot_every=2, lr=0.05)
+    return RLJob(_policy(3), cfg, seed=2)
+
+
+def test_reinforce_raises_the_probability_of_the_winners_moves_and_lowers_the_losers() -> None:
+    job = _rl_job()
+    games = play_games((job.net, job._opponent(0)), 6, size=5, komi=3.0, seed=1, keep=True)
+    for g in games:  # the current network wins every game...
+        g.winner = 0 if g.black_is == 0 else 1
+    moved = [(g.planes[k], g.legal[k], a) for g in games for k, (p, a) in enumerate(g.moves) if p == (0 if g.black_is == 0 else 1)]
+    x = torch.from_numpy(np.stack([m[0] for m in moved])).float()
+    legal = torch.from_numpy(np.stack([m[1] for m in moved]))
+    actions = torch.tensor([m[2] for m in moved])
+
+    def mean_log_p() -> float:
+        with torch.no_grad():
+            return float(torch.log_softmax(job.net(x, legal), 1)[torch.arange(len(actions)), actions].mean())
+
+    before = mean_log_p()
+    job._reinforce(games)
+    assert mean_log_p() > before  # ...so its moves become more probable
+    for g in games:  # ...and when it loses every game, less
+        g.winner = 1 if g.black_is == 0 else 0
+    middle = mean_log_p()
+    job._reinforce(games)
+    assert mean_log_p() < middle
+
+
+def test_an_interrupted_rl_run_resumes_to_the_same_network() -> None:
+    whole = _rl_job()
+    while not whole.done:
+        whole.step()
+    assert len(whole.pool) == 2 and whole.history["iteration"] == [1.0, 2.0, 3.0]
+    first = _rl_job()
+    first.step()
+    state = first.state_dict()
+    second = _rl_job()
+    second.load_state_dict(state)
+    while not second.done:
+        second.step()
+    for a, b in zip(whole.net.parameters(), second.net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert second.history["win_rate"] == whole.history["win_rate"]
