@@ -84,6 +84,18 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("wavenet.targets", lambda v: [t["metric"] for t in v] == ["wavenet/gain_over_lpc_bits", "speed/ratio", "speed/equal"]),
         ("wavenet.rows.0.mean", lambda v: finite(v) and 0 < v < 12),  # bits per sample of 256 classes: about 8 untrained
     ]),
+    "alphago.py": ("alphago", [
+        ("records.collection", lambda v: v is None),  # smoke: generated games
+        ("train.sl.status", lambda v: v == "completed"),
+        ("train.sl.metrics.val/top1", finite),
+        ("train.rollout.timings.speed/ratio", positive),
+        ("train.value.metrics.val/mse", finite),
+        ("train.rl.metrics.eval/score", finite),
+        ("train.cpu_hours", positive),
+        ("ladder.random-l1.games", lambda v: v == 1),
+        ("ladder.alphago-50-l1.games", lambda v: v == 1),  # the search with all three networks played a whole game
+        ("ladder.value-l1.seconds_per_move.A", positive),
+    ]),
     "go.py": ("go", [
         ("speed.playouts_per_s_empty_board", positive),
         ("speed.mcts_rave_simulations_per_s_empty_board", positive),

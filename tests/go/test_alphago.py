@@ -14,6 +14,7 @@ from deepkata.core.errors import UserError
 from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer
 from deepkata.go.board import GoState
 from deepkata.go.coords import parse_gtp_vertex
+from deepkata.go.features import planes
 from deepkata.go.gtp import make_player
 from deepkata.go.nets import GoNetConfig, PolicyNet, save_network
 
@@ -108,3 +109,23 @@ def test_a_mix_below_one_needs_a_value_network(tmp_path: Path) -> None:
         _search_player(tmp_path, mix=0.5)
     with pytest.raises(UserError, match="must be within 0 and 1"):
         AlphaGoConfig(mix=1.5)
+
+
+def test_the_value_player_takes_the_move_whose_position_the_network_likes_best(tmp_path: Path) -> None:
+    from deepkata.go.alphago import ValuePlayer
+    from deepkata.go.nets import ValueNet
+
+    torch.manual_seed(4)
+    net = ValueNet(GoNetConfig(size=5, filters=4, layers=2, hidden=8)).eval()
+    save_network(tmp_path / "value.pt", net)
+    player = ValuePlayer.load([tmp_path])
+    state = GoState(5)
+    state.play(12)
+    decision = player.choose(state)
+    values = {}
+    for action in state.search_actions():
+        child = state.copy()
+        child.play(int(action))
+        with torch.no_grad():
+            values[int(action)] = -float(net(torch.from_numpy(planes(child))[None]))
+    assert decision.action == max(values, key=values.get) and abs(decision.info["value"] - max(values.values())) < 1e-6

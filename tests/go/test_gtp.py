@@ -142,6 +142,6 @@ def test_the_command_speaks_gtp_on_stdin_and_stdout():
     assert replies[3].startswith("= ") and replies[4] == "="
     assert "genmove w: 50 playouts in" in done.stderr and "expected win rate" in done.stderr
     bad = subprocess.run([sys.executable, "-m", "deepkata", "gtp", "--player", "alphazero"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "'alphazero' is not one of 'random', 'mcts', 'policy', 'alphago'" in bad.stderr
+    assert bad.returncode == 2 and "'alphazero' is not one of 'random', 'mcts', 'policy', 'value', 'alphago'" in bad.stderr
     unarmed = subprocess.run([sys.executable, "-m", "deepkata", "gtp", "--player", "alphago"], capture_output=True, text=True, timeout=120)
     assert unarmed.returncode == 2 and "--player alphago needs --weights" in unarmed.stderr

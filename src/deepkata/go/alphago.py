@@ -44,7 +44,7 @@ from deepkata.go.rollout import last_point, load_rollout, playout_with_policy
 from deepkata.search.game import Game
 from deepkata.search.mcts import puct_scores
 
-__all__ = ["AlphaGoConfig", "AlphaGoPlayer", "PolicyPlayer", "find_weights"]
+__all__ = ["AlphaGoConfig", "AlphaGoPlayer", "PolicyPlayer", "ValuePlayer", "find_weights"]
 
 
 KATAS = {"policy.pt": "alphago-sl", "rollout.pt": "alphago-rollout", "value.pt": "alphago-value"}
@@ -95,6 +95,37 @@ class PolicyPlayer(Player):
         p = self.probabilities(state)
         action = int(np.argmax(p))
         return Decision(action, {"probability": float(p[action])})
+
+
+class ValuePlayer(Player):
+    """AlphaGo's "value network alone" entry: one ply, the move whose position the value network
+    rates best for the mover (its value for the opponent, negated); the pass only when nothing else is sensible."""
+
+    name = "value"
+
+    def __init__(self, net: ValueNet) -> None:
+        self.net = net.eval()
+
+    @classmethod
+    def load(cls, weights: Path | Sequence[Path]) -> ValuePlayer:
+        net = load_network(find_weights(weights, "value.pt"), "value")  # type: ignore[arg-type]
+        assert isinstance(net, ValueNet)
+        return cls(net)
+
+    def choose(self, state: Game, seconds: float | None = None) -> Decision:
+        assert isinstance(state, GoState)
+        if state.size != self.net.cfg.size:
+            raise UserError(f"the value network plays {self.net.cfg.size}x{self.net.cfg.size}, not {state.size}x{state.size}")
+        actions = state.search_actions()
+        after = []
+        for action in actions:
+            child = state.copy()
+            child.play(int(action))
+            after.append(planes(child))
+        with torch.no_grad():
+            v = -self.net(torch.from_numpy(np.stack(after))).numpy()  # for the mover: minus the opponent's value
+        best = int(np.argmax(v))
+        return Decision(int(actions[best]), {"value": float(v[best])})
 
 
 @dataclass(frozen=True)

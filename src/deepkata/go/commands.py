@@ -16,13 +16,13 @@ import typer
 from deepkata.go.coords import MAX_SIZE, MIN_SIZE
 
 # the choices that --help lists (deepkata.go.gtp.make_player checks the same names)
-PlayerKind = Literal["random", "mcts", "policy", "alphago"]
+PlayerKind = Literal["random", "mcts", "policy", "value", "alphago"]
 SearchRule = Literal["uct", "rave"]
 
 
 def gtp(
-    player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, Monte Carlo tree search, AlphaGo's policy network alone, or AlphaGo's search.")] = "mcts",
-    weights: Annotated[list[Path] | None, typer.Option("--weights", help="--player policy/alphago: run folders of alphago-sl, alphago-rollout, alphago-value (policy.pt, rollout.pt, value.pt; the first that holds each).")] = None,
+    player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, Monte Carlo tree search, AlphaGo's policy network alone, its value network alone (one ply), or AlphaGo's search.")] = "mcts",
+    weights: Annotated[list[Path] | None, typer.Option("--weights", help="--player policy/value/alphago: run folders of alphago-sl, alphago-rollout, alphago-value (policy.pt, rollout.pt, value.pt; the first that holds each).")] = None,
     mix: Annotated[float | None, typer.Option("--mix", min=0, max=1, help="--player alphago: λ, the rollouts' share of a leaf's value against the value network's (default 1: rollouts only).")] = None,
     playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,

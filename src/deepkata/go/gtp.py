@@ -350,7 +350,7 @@ def _numbers(args: list[str], command: str) -> list[float]:
 
 # --- the command ----------------------------------------------------------------------------------------
 
-PLAYERS = ("random", "mcts", "policy", "alphago")
+PLAYERS = ("random", "mcts", "policy", "value", "alphago")
 RULES = ("uct", "rave")
 
 # random playouts behind final_status_list and final_score: a 9x9 estimate takes about 30 ms
@@ -368,14 +368,17 @@ def make_player(
     """A player by name, as ``deepkata gtp --player`` builds it; UserError for a bad choice."""
     if kind == "random":
         return RandomPlayer(seed)
-    if kind in ("policy", "alphago"):
-        from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer
+    if kind in ("policy", "value", "alphago"):
+        from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer, ValuePlayer
 
         folders = [weights] if isinstance(weights, Path) else list(weights or [])
         if not folders:
-            raise UserError(f"--player {kind} needs --weights: a run folder of alphago-sl (or its policy.pt)")
+            kata = "alphago-value (or its value.pt)" if kind == "value" else "alphago-sl (or its policy.pt)"
+            raise UserError(f"--player {kind} needs --weights: a run folder of {kata}")
         if kind == "policy":
             return PolicyPlayer.load(folders[0])
+        if kind == "value":
+            return ValuePlayer.load(folders)
         if playouts is None and seconds is None:
             playouts = 800
         config = AlphaGoConfig(playouts=playouts, seconds=seconds, mix=1.0 if mix is None else mix, resign_below=resign_below,

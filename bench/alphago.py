@@ -1,0 +1,172 @@
+"""AlphaGo (Lee) on 9x9 at full scale: the four networks' training, and a strength ladder against GNU Go.
+
+Sections (run one, or ``all``); each updates its own entry of ``bench/results/alphago.json``:
+
+- ``records``: what the game records cost (``--records``, a ``deepkata go-records`` collection):
+  games, moves, hours of play;
+- ``train``: the katas ``alphago-sl`` and ``alphago-rollout`` on the records, then
+  ``alphago-value`` and ``alphago-rl`` from the SL policy (``--preset``); each run's metrics,
+  timings and folder, so the training compute is on record;
+- ``ladder``: every entry against GNU Go at each ``--levels`` through the arena, ``--games``
+  games a pairing, colours alternating, komi 7, GNU Go as referee of disputed dead stones and
+  with ``--capture-all-dead``: random < UCT with random playouts < the policy network alone <
+  the RL policy alone < the value network alone (one ply) < AlphaGo's search at λ = 0, 0.5 and 1
+  (``--seconds`` a move; entries ``alphago-0``, ``alphago-50``, ``alphago-100``: λ in percent). Each pairing plays into ``alphago-arena/<entry>-l<level>/`` beside the
+  record and continues there when run again; the ladder gives each entry's score with its 95%
+  Wilson interval, the Elo difference it implies, and seconds per move.
+
+    python bench/alphago.py records --records runs/go-records-9x9
+    python bench/alphago.py train --records runs/go-records-9x9
+    nice -n 10 python bench/alphago.py ladder --games 40 --levels 1 10 --seconds 5
+    python bench/alphago.py --smoke --out /tmp/ag     # every section, tiny (CI): 5x5, generated games, one arena game each
+
+The ladder takes the networks of the last ``train`` section unless ``--sl``, ``--rollout``,
+``--value`` and ``--rl`` name run folders. Run it alone: the arena's engines share the 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _shared import add_options, parse
+
+from deepkata.core import runner
+from deepkata.core.benchmark import command, record
+from deepkata.core.records import environment, read_json
+from deepkata.core.registry import get_kata
+from deepkata.go.arena import ArenaSettings, run_arena, summarize
+from deepkata.go.referee import GNUGO
+
+SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None}
+ENTRIES = ("random", "uct", "policy", "rl", "value", "alphago-0", "alphago-50", "alphago-100")  # alphago-N: λ = N / 100
+
+
+class Record:
+    def __init__(self, out: Path) -> None:
+        self.out, self.env = out, environment()
+
+    def results(self) -> dict[str, Any]:
+        path = self.out / "alphago.json"
+        return json.loads(path.read_text())["results"] if path.exists() else {}
+
+    def update(self, section: str, value: Any) -> None:
+        results = self.results()
+        results[section] = {**(results.get(section, {}) if section == "ladder" else {}), **value}
+        if section != "ladder":
+            results[section]["bench_command"] = command()
+        record("alphago", results, env=self.env, out_dir=self.out)
+
+
+def records_section(records: Path | None) -> dict[str, Any]:
+    if records is None:
+        return {"collection": None, "note": "no --records: the katas play generated games"}
+    summary = read_json(records / "collection.json")
+    from deepkata.go.collection import read_collection
+
+    games = read_collection(records)
+    return {"collection": str(records), "games": len(games), "train_games": sum(g.split == "train" for g in games),
+            "validation_games": sum(g.split == "validation" for g in games), "settings": summary.get("settings"),
+            "game_hours": summary.get("game_seconds", 0) / 3600, "wall_hours": summary.get("wall_seconds", 0) / 3600}  # fmt: skip
+
+
+def _kata(name: str, preset: str, seed: int, runs: Path, sets: list[str], data: Path | None) -> dict[str, Any]:
+    kata = get_kata(name)
+    cfg, overrides = runner.prepare(kata, preset, sets)
+    res = runner.execute(kata, cfg, preset=preset, seed=seed, root=runs, overrides=overrides, data=data, quiet=True)
+    r = res.result
+    return {"kata": name, "preset": preset, "sets": sets, "run_dir": str(res.dir), "status": res.status, "metrics": r["metrics"],
+            "timings": r["timings"], "wall_time_s": r["wall_time_s"], "expectations_met": r["expectations_met"]}  # fmt: skip
+
+
+def train_section(preset: str, seed: int, runs: Path, records: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["sl"] = _kata("alphago-sl", preset, seed, runs, [], records)
+    out["rollout"] = _kata("alphago-rollout", preset, seed, runs, [], records)
+    policy = [f"policy={out['sl']['run_dir']}"]
+    out["value"] = _kata("alphago-value", preset, seed, runs, policy, None)
+    out["rl"] = _kata("alphago-rl", preset, seed, runs, policy, None)
+    out["cpu_hours"] = sum(v["wall_time_s"] for v in out.values() if isinstance(v, dict)) / 3600  # one process, both cores
+    return out
+
+
+def _entry_command(entry: str, nets: dict[str, str], size: int, seed: int, seconds: float, uct_playouts: int) -> str:
+    gtp = f"{sys.executable} -m deepkata gtp --size {size} --seed {seed}"
+    if entry == "random":
+        return f"{gtp} --player random"
+    if entry == "uct":
+        return f"{gtp} --player mcts --rule uct --playouts {uct_playouts}"
+    if entry in ("policy", "rl"):
+        return f"{gtp} --player policy --weights {nets['sl' if entry == 'policy' else 'rl']}"
+    if entry == "value":
+        return f"{gtp} --player value --weights {nets['value']}"
+    mix = int(entry.split("-", 1)[1]) / 100
+    return f"{gtp} --player alphago --weights {nets['sl']} --weights {nets['rollout']} --weights {nets['value']} --mix {mix} --seconds {seconds}"
+
+
+def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int) -> None:
+    if shutil.which(GNUGO) is None:
+        raise SystemExit(f"{GNUGO} is missing: apt-get install gnugo")
+    for entry in entries:
+        for level in levels:
+            ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts)
+            theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
+            settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
+            folder = rec.out / "alphago-arena" / f"{entry}-l{level}"
+            start = time.perf_counter()
+            summary = summarize(run_arena(settings, folder))
+            summary |= {"entry": entry, "level": level, "folder": str(folder), "a": ours, "b": theirs,
+                        "wall_s_this_session": round(time.perf_counter() - start, 1), "bench_command": command()}  # fmt: skip
+            rec.update("ladder", {f"{entry}-l{level}": summary})  # after each pairing, so finished ones are kept
+
+
+def _nets(rec: Record, args: argparse.Namespace) -> dict[str, str]:
+    trained = rec.results().get("train", {})
+    nets = {}
+    for key in ("sl", "rollout", "value", "rl"):
+        given = getattr(args, key)
+        nets[key] = str(given) if given else trained.get(key, {}).get("run_dir", "")
+        if not nets[key]:
+            raise SystemExit(f"bench/alphago.py ladder: no {key} network; run the train section first or pass --{key} RUN")
+    return nets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("section", nargs="?", choices=["records", "train", "ladder", "all"], help="(--smoke: all unless given)")
+    parser.add_argument("--records", type=Path, default=None, help="a deepkata go-records collection (default: generated games)")
+    parser.add_argument("--preset", default="default", help="the katas' preset of the train section")
+    parser.add_argument("--entries", nargs="+", choices=ENTRIES, default=None, help="ladder entries (default: all)")
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels of the ladder")
+    parser.add_argument("--games", type=int, default=40, help="games per ladder pairing")
+    parser.add_argument("--seconds", type=float, default=5.0, help="AlphaGo search: seconds a move")
+    parser.add_argument("--uct-playouts", type=int, default=10_000, help="the UCT entry's random playouts a move")
+    for key in ("sl", "rollout", "value", "rl"):
+        parser.add_argument(f"--{key}", type=Path, default=None, help=f"the {key} network's run folder (default: the train section's)")
+    parser.add_argument("--seed", type=int, default=0)
+    add_options(parser, runs="runs")
+    args = parse(parser, SMOKE)
+    if args.section is None and not args.smoke:
+        parser.error("choose a section: records, train, ladder or all")
+    args.section = args.section or "all"
+    rec = Record(args.out)
+    if args.section in ("records", "all"):
+        rec.update("records", records_section(args.records))
+    if args.section in ("train", "all"):
+        rec.update("train", train_section(args.preset, args.seed, args.runs, args.records))
+    if args.section in ("ladder", "all"):
+        nets = _nets(rec, args)
+        from deepkata.go.nets import load_network
+        from deepkata.go.alphago import find_weights
+
+        size = load_network(find_weights(Path(nets["sl"]), "policy.pt"), "policy").cfg.size  # type: ignore[arg-type,union-attr]
+        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size)
+
+
+if __name__ == "__main__":
+    main()
