@@ -55,8 +55,8 @@ class AlphaGoRLConfig(KataConfig):
 class RLJob:
     """REINFORCE against a pool of earlier versions, as an engine job: one iteration a step."""
 
-    def __init__(self, start: PolicyNet, cfg: AlphaGoRLConfig, seed: int) -> None:
-        self.cfg, self.seed, self.device = cfg, seed, torch.device("cpu")
+    def __init__(self, start: PolicyNet, cfg: AlphaGoRLConfig, seed: int, ctx: JobContext | None = None) -> None:
+        self.cfg, self.seed, self.ctx, self.device = cfg, seed, ctx, torch.device("cpu")
         self.net_cfg = start.cfg
         self.net = PolicyNet(self.net_cfg)
         self.net.load_state_dict(start.state_dict())
@@ -86,9 +86,12 @@ class RLJob:
         if self.iteration % self.cfg.snapshot_every == 0:
             self.pool.append({k: v.detach().clone() for k, v in self.net.state_dict().items()})
         wins = np.mean([g.outcome_for(0 if g.black_is == 0 else 1) > 0 for g in games])
-        for key, value in (("iteration", self.iteration), ("win_rate", wins), ("loss", loss), ("moves", np.mean([len(g.moves) for g in games])), ("opponent", pick)):
+        row = {"iteration": self.iteration, "win_rate": wins, "loss": loss, "moves": np.mean([len(g.moves) for g in games]), "opponent": pick}
+        for key, value in row.items():
             self.history[key].append(float(value))
         self.seconds += time.perf_counter() - start
+        if self.ctx is not None:
+            self.ctx.log(self.iteration, {"rl/win_rate": float(wins), "rl/loss": float(loss), "rl/pool": len(self.pool)})
 
     def _reinforce(self, games: list[PlayedGame]) -> float:
         """One SGD step on -mean z_t log p(a_t | s_t) over the current network's moves."""
@@ -155,7 +158,7 @@ def run(cfg: AlphaGoRLConfig, run: Run) -> Outcome:
     assert isinstance(start, PolicyNet)
 
     def make_job(_: str, ctx: JobContext) -> RLJob:
-        return RLJob(start, cfg, ctx.seed)
+        return RLJob(start, cfg, ctx.seed, ctx)
 
     done = run.sweep([JobSpec("rl", "rl")], make_job, description="RL policy")["rl"]
     rl = PolicyNet(start.cfg)
