@@ -37,6 +37,13 @@ def test_the_plan_draws_levels_and_seeds_from_the_seed_and_splits_by_match() -> 
 
 
 @pytest.mark.parametrize("bad", [{"levels": (4, 2)}, {"levels": (0, 11)}, {"games": 0}, {"validation_every": 1}])
+def test_only_games_the_players_ended_count_as_played_out() -> None:
+    from deepkata.go.collection import CollectedGame
+
+    ended = [CollectedGame(Path("g.sgf"), "train", 1, 1, None, reason) for reason in ("score", "resign", "move limit", "timeout", "crash", "illegal")]
+    assert [g.played_out for g in ended] == [True, True, True, False, False, False]
+
+
 def test_bad_settings_are_one_line_errors(bad: dict) -> None:
     with pytest.raises(UserError):
         CollectionSettings(**{"games": 4, **bad})
@@ -53,7 +60,7 @@ def test_a_collection_is_played_indexed_resumed_and_read(tmp_path: Path) -> None
         sgf = read_sgf(g.path)
         assert sgf.size == 9 and sgf.komi == 7 and len(sgf.moves) > 20
         assert g.winner in ("black", "white") and sgf.result[0] == g.winner[0].upper()
-        assert g.black_level == g.white_level == 0
+        assert g.black_level == g.white_level == 0 and g.reason == "score" and g.played_out
     first = (tmp_path / "m-00001" / "game-0001.sgf").read_text()
     # run again: nothing is played again, the index is the same
     again = collect(settings, tmp_path, workers=1)

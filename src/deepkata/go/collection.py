@@ -198,6 +198,12 @@ class CollectedGame:
     black_level: int
     white_level: int
     winner: str | None  # "black", "white", or None (a draw, or a disputed game)
+    reason: str = "score"  # how the game ended (the arena's reasons: score, resign, timeout, crash...)
+
+    @property
+    def played_out(self) -> bool:
+        """Ended by the players (score, resignation, move limit), not by an engine's failure."""
+        return self.reason in ("score", "resign", "move limit")
 
 
 def read_collection(out: Path) -> list[CollectedGame]:
@@ -211,4 +217,4 @@ def read_collection(out: Path) -> list[CollectedGame]:
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"{saved}: expected the settings of a go-records collection ({type(e).__name__}: {e})") from None
     lines, _ = _listed(out, match_plan(settings))
-    return [CollectedGame(out / g["sgf"], g["split"], g["black_level"], g["white_level"], g["winner"]) for g in lines]
+    return [CollectedGame(out / g["sgf"], g["split"], g["black_level"], g["white_level"], g["winner"], g["reason"]) for g in lines]

@@ -133,7 +133,7 @@ def kata_games(cfg: RecordsConfig, run: Any) -> tuple[list[SgfGame], list[SgfGam
         val = [g for i, g in enumerate(games) if i % 10 == 9]
         train = [g for i, g in enumerate(games) if i % 10 != 9]
         return train, val, f"MCTS against itself ({cfg.teacher_playouts} playouts a move, {cfg.generated_size}x{cfg.generated_size}, generated)"
-    listed = read_collection(folder)
+    listed = [g for g in read_collection(folder) if g.played_out]  # an engine's timeout or crash: its last moves were no one's
     if cfg.max_games:
         listed = listed[: cfg.max_games]
     train = [read_sgf(g.path) for g in listed if g.split == "train"]
