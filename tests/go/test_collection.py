@@ -36,7 +36,6 @@ def test_the_plan_draws_levels_and_seeds_from_the_seed_and_splits_by_match() -> 
     assert len({m.seeds for m in plan}) == len(plan)
 
 
-@pytest.mark.parametrize("bad", [{"levels": (4, 2)}, {"levels": (0, 11)}, {"games": 0}, {"validation_every": 1}])
 def test_only_games_the_players_ended_count_as_played_out() -> None:
     from deepkata.go.collection import CollectedGame
 
@@ -44,6 +43,7 @@ def test_only_games_the_players_ended_count_as_played_out() -> None:
     assert [g.played_out for g in ended] == [True, True, True, False, False, False]
 
 
+@pytest.mark.parametrize("bad", [{"levels": (4, 2)}, {"levels": (0, 11)}, {"games": 0}, {"validation_every": 1}])
 def test_bad_settings_are_one_line_errors(bad: dict) -> None:
     with pytest.raises(UserError):
         CollectionSettings(**{"games": 4, **bad})
