@@ -138,12 +138,12 @@ def run(cfg: AlphaGoValueConfig, run: Run) -> Outcome:
     ]
     table = run.save_table("value", rows, f"Outcome prediction on {len(val_x):,} positions of held-out games (z = ±1 for the player to move)")
     run.save_figure(_curves(done["history"], trivial), "training", "Training and held-out mean squared error by epoch, against the trivial predictor")
-    verdict = "beats" if mse < trivial else "does not beat"
+    verdict = f"beats the trivial predictor by {trivial - mse:.3f} ({(trivial - mse) / trivial:.1%})" if mse < trivial else "does not beat the trivial predictor"
     summary = (
         f"{len(x):,} positions, one from each game of {source}, labelled with the game's outcome for the player to move. A value "
         f"network of {sum(p.numel() for p in net.parameters()):,} parameters trained on {len(train_x):,} of them has a held-out mean "
         f"squared error of **{mse:.3f}** ({done['val_symmetric_mse']:.3f} with the eight symmetries averaged); predicting the "
-        f"training outcomes' mean gives {trivial:.3f}, so the network {verdict} the trivial predictor. AlphaGo's value network "
+        f"training outcomes' mean gives {trivial:.3f}, so the network {verdict}. AlphaGo's value network "
         f"reached 0.226 on its self-play test set (0.234 on KGS games)."
     )
     timings = {"data/seconds": play_seconds, "value/seconds": done["seconds"]}
