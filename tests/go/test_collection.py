@@ -62,10 +62,14 @@ def test_a_collection_is_played_indexed_resumed_and_read(tmp_path: Path) -> None
         assert g.winner in ("black", "white") and sgf.result[0] == g.winner[0].upper()
         assert g.black_level == g.white_level == 0 and g.reason == "score" and g.played_out
     first = (tmp_path / "m-00001" / "game-0001.sgf").read_text()
+    record = tmp_path / "m-00001" / "games.jsonl"
+    record.write_text(record.read_text() + record.read_text().splitlines(keepends=True)[0])  # a game written twice
+    assert len(read_collection(tmp_path)) == 3  # is counted once
     # run again: nothing is played again, the index is the same
     again = collect(settings, tmp_path, workers=1)
     assert again["games"] == 3 and (tmp_path / "m-00001" / "game-0001.sgf").read_text() == first
     assert again["game_seconds"] == pytest.approx(summary["game_seconds"])
+    assert summary["wall_seconds"] > 0 and again["wall_seconds"] >= summary["wall_seconds"]  # the runs' wall time adds up
     with pytest.raises(UserError, match="other settings"):
         collect(CollectionSettings(games=3, levels=(0, 1), validation_every=2), tmp_path)
 

@@ -133,6 +133,7 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
             raise UserError(f"{out}: holds a collection with other settings ({saved}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     previous = records.read_json(saved) if saved.exists() else {}
+    before_wall = float(previous.get("wall_seconds", 0.0))  # the earlier runs of the command
     records.write_json(saved, {**previous, "settings": asdict(settings)})  # at once: a rerun with other settings is refused
     plan = match_plan(settings)
     todo = [m for m in plan if _finished(out, m) is None]
@@ -144,9 +145,11 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
             for future in as_completed(futures):
                 done = future.result()
                 finished += 1
+                # the wall time so far, kept after each match: an interrupted run still counts
+                records.write_json(saved, {**previous, "settings": asdict(settings), "wall_seconds": before_wall + time.perf_counter() - wall})
                 if on_match is not None:
                     on_match(done, finished, len(plan))
-    return _write_index(settings, out, plan, time.perf_counter() - wall, workers)
+    return _write_index(settings, out, plan, before_wall + time.perf_counter() - wall, workers)
 
 
 def _listed(out: Path, plan: list[Match]) -> tuple[list[dict[str, Any]], float]:
@@ -158,10 +161,14 @@ def _listed(out: Path, plan: list[Match]) -> tuple[list[dict[str, Any]], float]:
             continue
         seconds += done["seconds"]
         path = out / m.folder / "games.jsonl"
+        seen: set[int] = set()
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 try:
                     row = json.loads(line)
+                    if row["index"] in seen:  # a game recorded twice (two runs on one folder at once): counted once
+                        continue
+                    seen.add(row["index"])
                     colour = None if row["winner"] is None else ("black" if row["winner"] == row["black"] else "white")
                     levels = dict(zip("AB", m.levels, strict=True))
                     lines.append({"sgf": f"{m.folder}/game-{row['index']:04d}.sgf", "split": m.split, "match": m.index,
@@ -175,7 +182,6 @@ def _listed(out: Path, plan: list[Match]) -> tuple[list[dict[str, Any]], float]:
 def _write_index(settings: CollectionSettings, out: Path, plan: list[Match], wall: float, workers: int) -> dict[str, Any]:
     lines, seconds = _listed(out, plan)
     records.write_text(out / "index.jsonl", "".join(json.dumps(line) + "\n" for line in lines))
-    previous = records.read_json(out / "collection.json")
     summary = {
         "settings": asdict(settings),
         "games": len(lines),
@@ -183,7 +189,7 @@ def _write_index(settings: CollectionSettings, out: Path, plan: list[Match], wal
         "validation_games": sum(g["split"] == "validation" for g in lines),
         "moves": sum(g["moves"] for g in lines),
         "game_seconds": seconds,  # the matches' own time, summed (CPU-bound: about the core-seconds)
-        "wall_seconds": previous.get("wall_seconds", 0.0) + wall,  # every run of the command, summed
+        "wall_seconds": wall,  # every run of the command, summed
         "workers": workers,
         "endings": {r: sum(g["reason"] == r for g in lines) for r in sorted({g["reason"] for g in lines})},
     }
