@@ -91,3 +91,19 @@ def test_a_missing_or_broken_collection_is_a_one_line_error(tmp_path: Path) -> N
 def test_the_command_rejects_a_bad_level_range_with_exit_code_2(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "deepkata", "go-records", "--out", str(tmp_path / "c"), "--levels", "x-3"], capture_output=True, text=True)
     assert done.returncode == 2 and "--levels 'x-3'" in done.stderr and not (tmp_path / "c").exists()
+
+
+@needs_gnugo
+def test_an_interrupted_collection_stops_its_workers(tmp_path: Path) -> None:
+    import multiprocessing
+
+    def stop(done: dict, finished: int, total: int) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C does, after the first match
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(CollectionSettings(games=8, levels=(0, 0)), tmp_path, workers=2, on_match=stop)
+    for child in multiprocessing.active_children():
+        child.join(timeout=10)
+    assert not [c for c in multiprocessing.active_children() if c.is_alive()]  # no worker plays on
+    assert len(list(tmp_path.glob("m-*/done.json"))) < 4  # and the matches not yet played are not
+    assert json.loads((tmp_path / "collection.json").read_text())["wall_seconds"] > 0  # the time so far is kept

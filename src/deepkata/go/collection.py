@@ -140,7 +140,8 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
     wall = time.perf_counter()
     finished = len(plan) - len(todo)
     if todo:
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"))
+        try:
             futures = [pool.submit(play_match, settings, m, out) for m in todo]
             for future in as_completed(futures):
                 done = future.result()
@@ -149,6 +150,12 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
                 records.write_json(saved, {**previous, "settings": asdict(settings), "wall_seconds": before_wall + time.perf_counter() - wall})
                 if on_match is not None:
                     on_match(done, finished, len(plan))
+        except BaseException:  # Ctrl-C, an error: stop the workers too, or they would play on (and a rerun beside them)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     return _write_index(settings, out, plan, before_wall + time.perf_counter() - wall, workers)
 
 
