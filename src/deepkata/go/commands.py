@@ -7,6 +7,7 @@ not pay for compiling the Go kernels.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -110,6 +111,10 @@ def go_records(
     def report(done: dict[str, object], finished: int, total: int) -> None:
         console.print(f"match {done['match']} ({finished}/{total}): levels {done['levels']}, {done['split']}, {float(done['seconds']):.0f} s")  # type: ignore[arg-type]
 
+    def stop(signum: int, frame: object) -> None:  # kill PID: stop as Ctrl-C does, workers included
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     summary = collect(settings, out, workers=workers, on_match=report)
     console.print(
         f"{summary['games']} games ({summary['train_games']} train, {summary['validation_games']} validation), {summary['moves']:,} moves; "
