@@ -23,7 +23,7 @@ SearchRule = Literal["uct", "rave"]
 
 def gtp(
     player: Annotated[PlayerKind, typer.Option("--player", help="Who chooses the moves: uniform random legal moves, Monte Carlo tree search, AlphaGo's policy network alone, its value network alone (one ply), or AlphaGo's search.")] = "mcts",
-    weights: Annotated[list[Path] | None, typer.Option("--weights", help="--player policy/value/alphago: run folders of alphago-sl, alphago-rollout, alphago-value (policy.pt, rollout.pt, value.pt; the first that holds each).")] = None,
+    weights: Annotated[list[Path] | None, typer.Option("--weights", metavar="DIR", help="--player policy/value/alphago: run folders of alphago-sl, alphago-rollout, alphago-value (policy.pt, rollout.pt, value.pt; the first that holds each).")] = None,
     mix: Annotated[float | None, typer.Option("--mix", min=0, max=1, help="--player alphago: λ, the rollouts' share of a leaf's value against the value network's (default 1: rollouts only).")] = None,
     playouts: Annotated[int | None, typer.Option("--playouts", help="MCTS simulations per move (default 1000 when --seconds is not given).")] = None,
     seconds: Annotated[float | None, typer.Option("--seconds", help="MCTS thinking time per move; with --playouts, whichever ends first.")] = None,
