@@ -36,7 +36,7 @@ import torch
 
 from deepkata.core.errors import UserError
 from deepkata.go.board import GoState
-from deepkata.go.features import planes
+from deepkata.go.features import legal_mask, planes
 from deepkata.go.nets import PolicyNet, ValueNet, load_network
 from deepkata.go.players import Decision, Player
 from deepkata.go.policy_training import policy_probabilities
@@ -82,12 +82,9 @@ class PolicyPlayer(Player):
         """p(a | s) over the size^2 points and the pass, 0 on illegal moves."""
         if state.size != self.net.cfg.size:
             raise UserError(f"the policy network plays {self.net.cfg.size}x{self.net.cfg.size}, not {state.size}x{state.size}")
-        legal = np.zeros(state.pass_action + 1, dtype=bool)
-        legal[state.legal_points(state.to_play)] = True
-        legal[state.pass_action] = True
         x = torch.from_numpy(planes(state))[None]
         with torch.no_grad():
-            p = policy_probabilities(self.net, x, torch.from_numpy(legal)[None], symmetric=self.symmetric)
+            p = policy_probabilities(self.net, x, torch.from_numpy(legal_mask(state))[None], symmetric=self.symmetric)
         return p[0].numpy()
 
     def choose(self, state: Game, seconds: float | None = None) -> Decision:
@@ -196,10 +193,7 @@ class AlphaGoPlayer(Player):
     def _networks(self, states: list[GoState]) -> tuple[np.ndarray, np.ndarray]:
         """Priors (B, size^2 + 1) over the legal moves, and values (B,) for each mover (0 without a value network)."""
         x = torch.from_numpy(np.stack([planes(s) for s in states]))
-        legal = np.zeros((len(states), states[0].pass_action + 1), dtype=bool)
-        for i, s in enumerate(states):
-            legal[i, s.legal_points(s.to_play)] = True
-            legal[i, -1] = True
+        legal = np.stack([legal_mask(s) for s in states])
         with torch.no_grad():
             priors = self.policy(x, torch.from_numpy(legal)).softmax(1).numpy()
             values = self.value(x).numpy() if self.value is not None and self.mix < 1 else np.zeros(len(states), dtype=np.float32)

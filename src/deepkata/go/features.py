@@ -81,6 +81,14 @@ def planes(state: GoState) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def legal_mask(state: GoState) -> np.ndarray:
+    """(size^2 + 1,) bool: the player to move's legal points (superko included), and the pass."""
+    legal = np.zeros(state.pass_action + 1, dtype=bool)
+    legal[state.legal_points(state.to_play)] = True
+    legal[state.pass_action] = True
+    return legal
+
+
 def transform_planes(x: np.ndarray, k: int) -> np.ndarray:
     """Symmetry k of planes (..., size, size): k % 4 quarter turns, then a mirror if k >= 4."""
     y = np.rot90(x, k % 4, axes=(-2, -1))

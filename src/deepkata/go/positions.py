@@ -28,7 +28,7 @@ from deepkata.core.config import KataConfig, param
 from deepkata.core.errors import UserError
 from deepkata.go.board import GoState
 from deepkata.go.collection import read_collection
-from deepkata.go.features import planes
+from deepkata.go.features import legal_mask, planes
 from deepkata.go.sgf import SgfGame, read_sgf
 from deepkata.search.game import IllegalMove
 
@@ -69,12 +69,9 @@ def positions_from_games(games: Sequence[SgfGame]) -> Positions:
         for k, (player, action) in enumerate(record.moves):
             if state.to_play != player:
                 state.set_to_play(player)
-            legal = np.zeros(state.pass_action + 1, dtype=bool)
-            legal[state.legal_points(player)] = True
-            legal[state.pass_action] = True
             rows["planes"].append(planes(state).astype(np.uint8))
             rows["moves"].append(action)
-            rows["legal"].append(legal)
+            rows["legal"].append(legal_mask(state))
             rows["outcome"].append(0.0 if winner is None else (1.0 if winner == player else -1.0))
             rows["game"].append(g)
             rows["number"].append(k)
