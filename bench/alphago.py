@@ -11,17 +11,23 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
   games a pairing, colours alternating, komi 7, GNU Go as referee of disputed dead stones and
   with ``--capture-all-dead``: random < UCT with random playouts < the policy network alone <
   the RL policy alone < the value network alone (one ply) < AlphaGo's search at λ = 0, 0.5 and 1
-  (``--seconds`` a move; entries ``alphago-0``, ``alphago-50``, ``alphago-100``: λ in percent). Each pairing plays into ``alphago-arena/<entry>-l<level>/`` beside the
-  record and continues there when run again; the ladder gives each entry's score with its 95%
-  Wilson interval, the Elo difference it implies, and seconds per move.
+  (``--seconds`` a move; entries ``alphago-0``, ``alphago-50``, ``alphago-100``: λ in percent).
+  Each pairing plays into ``alphago-arena/<pairing>/`` beside the record (``policy-l10``; the
+  search's carry their time, ``alphago-50-5s-l10``) and continues there when run again. The
+  ladder gives each pairing's score with its 95% Wilson interval, the Elo difference it implies
+  and seconds per move, and under ``ratings`` every entry's Elo from all pairings together,
+  GNU Go level 1 at 0.
 
     python bench/alphago.py records --records runs/go-records-9x9
     python bench/alphago.py train --records runs/go-records-9x9
-    nice -n 10 python bench/alphago.py ladder --games 40 --levels 1 10 --seconds 5
+    python bench/alphago.py ladder --games 40 --levels 1 10 --entries random uct policy rl value --jobs 2
+    python bench/alphago.py ladder --games 40 --levels 1 10 --entries alphago-0 alphago-50 alphago-100 --seconds 5
     python bench/alphago.py --smoke --out /tmp/ag     # every section, tiny (CI): 5x5, generated games, one arena game each
 
 The ladder takes the networks of the last ``train`` section unless ``--sl``, ``--rollout``,
-``--value`` and ``--rl`` name run folders. Run it alone: the arena's engines share the 2 cores.
+``--value`` and ``--rl`` name run folders. Only the search's strength depends on the time it is
+given, so only its pairings must run alone (they always play one at a time); the others may play
+``--jobs`` at a time, and beside other work, which slows them but changes no move.
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +49,10 @@ from deepkata.core.benchmark import command, record
 from deepkata.core.records import environment, read_json
 from deepkata.core.registry import get_kata
 from deepkata.go.arena import ArenaSettings, run_arena, summarize
+from deepkata.go.rating import ladder_ratings
 from deepkata.go.referee import GNUGO
 
-SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None}
+SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None, "jobs": 2}
 ENTRIES = ("random", "uct", "policy", "rl", "value", "alphago-0", "alphago-50", "alphago-100")  # alphago-N: λ = N / 100
 
 
@@ -109,20 +118,57 @@ def _entry_command(entry: str, nets: dict[str, str], size: int, seed: int, secon
     return f"{gtp} --player alphago --weights {nets['sl']} --weights {nets['rollout']} --weights {nets['value']} --mix {mix} --seconds {seconds}"
 
 
-def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int) -> None:
+def _pairing(entry: str, level: int, seconds: float) -> str:
+    """The pairing's name and folder: ``policy-l10``; a timed entry carries its time, ``alphago-50-5s-l10``."""
+    if not entry.startswith("alphago"):
+        return f"{entry}-l{level}"
+    budget = f"{seconds:g}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"  # no dot: keys are read as paths
+    return f"{entry}-{budget}-l{level}"
+
+
+def ladder_ratings_section(ladder: dict[str, Any]) -> dict[str, Any]:
+    """Every entry's Elo with GNU Go level 1 at 0, from all the pairings played (``ladder_ratings``)."""
+    results = {}
+    for key, pairing in ladder.items():
+        if isinstance(pairing, dict) and "level" in pairing and pairing.get("games"):
+            name = key.rsplit("-l", 1)[0]
+            points = pairing["a_wins"] + pairing["draws"] / 2
+            results[(name, f"gnugo-l{pairing['level']}")] = (points, pairing["a_wins"] + pairing["b_wins"] + pairing["draws"])
+    anchor = "gnugo-l1"
+    if not any(anchor in pair for pair in results):
+        return {}
+    return {"anchor": anchor, "prior": "one drawn game added to each pairing", "elo": {p: round(r, 1) for p, r in ladder_ratings(results, anchor).items()}}
+
+
+def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int, jobs: int) -> None:
+    """Play every pairing. Entries whose strength does not depend on time (all but the search)
+    play ``jobs`` pairings at a time; the timed ones then play one at a time, alone."""
     if shutil.which(GNUGO) is None:
         raise SystemExit(f"{GNUGO} is missing: apt-get install gnugo")
+    lock = threading.Lock()
+
+    def play(entry: str, level: int) -> None:
+        ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts)
+        theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
+        settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
+        name = _pairing(entry, level, seconds)
+        folder = rec.out / "alphago-arena" / name
+        start = time.perf_counter()
+        summary = summarize(run_arena(settings, folder))
+        summary |= {"entry": entry, "level": level, "seconds_a_move": seconds if entry.startswith("alphago") else None, "folder": str(folder),
+                    "a": ours, "b": theirs, "wall_s_this_session": round(time.perf_counter() - start, 1), "bench_command": command()}  # fmt: skip
+        with lock:  # after each pairing, so finished ones are kept
+            rec.update("ladder", {name: summary})
+            rec.update("ladder", {"ratings": ladder_ratings_section(rec.results()["ladder"])})
+
+    untimed = [(e, lv) for e in entries if not e.startswith("alphago") for lv in levels]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(play, e, lv) for e, lv in untimed]:
+            future.result()
     for entry in entries:
-        for level in levels:
-            ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts)
-            theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
-            settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
-            folder = rec.out / "alphago-arena" / f"{entry}-l{level}"
-            start = time.perf_counter()
-            summary = summarize(run_arena(settings, folder))
-            summary |= {"entry": entry, "level": level, "folder": str(folder), "a": ours, "b": theirs,
-                        "wall_s_this_session": round(time.perf_counter() - start, 1), "bench_command": command()}  # fmt: skip
-            rec.update("ladder", {f"{entry}-l{level}": summary})  # after each pairing, so finished ones are kept
+        if entry.startswith("alphago"):
+            for level in levels:
+                play(entry, level)
 
 
 def _nets(rec: Record, args: argparse.Namespace) -> dict[str, str]:
@@ -145,6 +191,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels of the ladder")
     parser.add_argument("--games", type=int, default=40, help="games per ladder pairing")
     parser.add_argument("--seconds", type=float, default=5.0, help="AlphaGo search: seconds a move")
+    parser.add_argument("--jobs", type=int, default=1, help="ladder pairings played at a time, for the entries whose strength does not depend on time")
     parser.add_argument("--uct-playouts", type=int, default=10_000, help="the UCT entry's random playouts a move")
     for key in ("sl", "rollout", "value", "rl"):
         parser.add_argument(f"--{key}", type=Path, default=None, help=f"the {key} network's run folder (default: the train section's)")
@@ -161,11 +208,11 @@ def main() -> None:
         rec.update("train", train_section(args.preset, args.seed, args.runs, args.records))
     if args.section in ("ladder", "all"):
         nets = _nets(rec, args)
-        from deepkata.go.nets import load_network
         from deepkata.go.alphago import find_weights
+        from deepkata.go.nets import load_network
 
         size = load_network(find_weights(Path(nets["sl"]), "policy.pt"), "policy").cfg.size  # type: ignore[arg-type,union-attr]
-        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size)
+        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("train.rl.metrics.eval/score", finite),
         ("train.cpu_hours", positive),
         ("ladder.random-l1.games", lambda v: v == 1),
-        ("ladder.alphago-50-l1.games", lambda v: v == 1),  # the search with all three networks played a whole game
+        ("ladder.alphago-50-200ms-l1.games", lambda v: v == 1),  # the search with all three networks played a whole game
+        ("ladder.ratings.elo.gnugo-l1", lambda v: v == 0),  # the ladder's anchor
+        ("ladder.ratings.elo", lambda v: len(v) == 9),  # the eight entries and GNU Go
         ("ladder.value-l1.seconds_per_move.A", positive),
     ]),
     "go.py": ("go", [

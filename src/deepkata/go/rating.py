@@ -7,11 +7,14 @@
   D = -400 log10(1 / s - 1), the inverse of the logistic expected score 1 / (1 + 10^(-D / 400)).
   Its interval maps the Wilson bounds of s through the same increasing function; a score of
   0 or 1 gives an infinite estimate and a one-sided bound.
+- A ladder of many players (``ladder_ratings``): the Bradley–Terry ratings that make every
+  pairing's results most likely, one player anchored at 0.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054  # the 97.5% quantile of the standard normal
@@ -74,3 +77,43 @@ def _signed(value: float) -> str:
     if math.isinf(value):
         return "+inf" if value > 0 else "-inf"
     return f"{value:+.0f}"
+
+
+def ladder_ratings(results: Mapping[tuple[str, str], tuple[float, int]], anchor: str, *, prior_games: float = 1.0, iterations: int = 10_000) -> dict[str, float]:
+    """Elo ratings of every player from pairings' results, ``anchor`` at 0.
+
+    ``results[(a, b)] = (points of a, games)``, points counting a draw as a half. The ratings
+    are the Bradley–Terry maximum-likelihood ones (P(a beats b) = 1 / (1 + 10^((R_b - R_a) / 400))),
+    found by Hunter's (2004) minorisation–maximisation step
+    gamma_i <- W_i / sum_j n_ij / (gamma_i + gamma_j), with gamma = 10^(R / 400). Each pairing
+    counts ``prior_games`` more games, drawn, so that a player who won every game has a finite
+    rating. Players joined to ``anchor`` by no chain of pairings are left out.
+    """
+    wins: dict[str, float] = {}
+    games: dict[tuple[str, str], float] = {}
+    for (a, b), (points, n) in results.items():
+        if a == b or n < 0 or not 0 <= points <= n:
+            raise ValueError(f"pairing {a} vs {b}: {points} points in {n} games")
+        wins[a] = wins.get(a, 0.0) + points + prior_games / 2
+        wins[b] = wins.get(b, 0.0) + n - points + prior_games / 2
+        for key in ((a, b), (b, a)):
+            games[key] = games.get(key, 0.0) + n + prior_games
+    if anchor not in wins:
+        raise ValueError(f"the anchor {anchor} played no pairing")
+    joined, frontier = {anchor}, [anchor]
+    while frontier:
+        player = frontier.pop()
+        for a, b in games:
+            if a == player and b not in joined:
+                joined.add(b)
+                frontier.append(b)
+    gamma = {p: 1.0 for p in joined}
+    for _ in range(iterations):
+        new = {p: wins[p] / sum(n / (gamma[p] + gamma[b]) for (a, b), n in games.items() if a == p) for p in joined}
+        scale = new[anchor]
+        new = {p: g / scale for p, g in new.items()}
+        done = max(abs(math.log(new[p] / gamma[p])) for p in joined) < 1e-12
+        gamma = new
+        if done:
+            break
+    return {p: 400.0 * math.log10(g) for p, g in sorted(gamma.items(), key=lambda item: item[1])}
