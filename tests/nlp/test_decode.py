@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 from torch import nn
 
-from deepkata.nlp.decode import beam_search, greedy, max_length, translate_ids
+from deepkata.nlp.decode import (
+    beam_search,
+    greedy,
+    length_penalty,
+    max_length,
+    translate_ids,
+)
 from deepkata.nlp.vocab import Vocab
 
-A, B, C = 4, 5, 6  # token ids after the four specials
-V = 7
+A, B, C, D, E = 4, 5, 6, 7, 8  # token ids after the four specials
+V = 9
 
 
 class Markov(nn.Module):
@@ -92,3 +99,73 @@ def test_translate_ids_keeps_the_input_order():
     sources = [[A, A, A], [B], [C, C]]
     out = translate_ids(TRAP, sources, method="greedy", batch_size=2)
     assert out == [[A, C], [A, C], [A, C]]
+
+
+@torch.no_grad()
+def slot_keeping_beam_search(model, src, src_pad, max_len, beam, alpha):
+    """The search before finished hypotheses were set aside: one that has produced </s> keeps
+    its slot, extended by <pad> at no cost, and the penalty applies only among the K at the end."""
+    batch = src.shape[0]
+    sentence = torch.arange(batch)
+    state = tuple(t[sentence.repeat_interleave(beam)] for t in model.start(src, src_pad))
+    scores = torch.full((batch, beam), float("-inf"))
+    scores[:, 0] = 0.0
+    tokens = torch.full((batch * beam, 0), Vocab.pad, dtype=torch.long)
+    finished = torch.zeros(batch * beam, dtype=torch.bool)
+    lengths = torch.zeros(batch * beam)
+    token = None
+    for _ in range(max_len):
+        logits, state = model.step(state, token)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp[finished] = float("-inf")
+        logp[finished, Vocab.pad] = 0.0
+        scores, flat = (scores.view(-1, 1) + logp).view(batch, -1).topk(beam, dim=1)
+        origin = (sentence[:, None] * beam + flat // V).view(-1)
+        token = (flat % V).view(-1)
+        state = tuple(t[origin] for t in state)
+        tokens = torch.cat([tokens[origin], token[:, None]], dim=1)
+        was_done = finished[origin]
+        lengths = lengths[origin] + (~was_done).float()
+        finished = was_done | (token == Vocab.eos)
+        if finished.all():
+            break
+    best = (scores.view(-1) / ((5.0 + lengths) / 6.0) ** alpha).view(batch, beam).argmax(dim=1) + sentence * beam
+    return [[t for t in tokens[i].tolist() if t not in (Vocab.pad, Vocab.eos)] for i in best.tolist()]
+
+
+def penalized(model: Markov, ids: list[int], alpha: float) -> float:
+    return logp(model, ids) / length_penalty(len(ids) + 1, alpha)
+
+
+def test_a_finished_hypothesis_leaves_its_slot_so_a_better_long_one_is_found():
+    # </s> at once (0.40) and A (0.35) fill both slots of the old search and push B (0.25) out;
+    # B D E then ends with certainty and, with alpha 1.5, scores best of all
+    m = Markov({Vocab.bos: {Vocab.eos: 0.40, A: 0.35, B: 0.25}, A: {Vocab.eos: 0.5, C: 0.5}, C: {Vocab.eos: 1.0},
+                B: {D: 1.0}, D: {E: 1.0}, E: {Vocab.eos: 1.0}})  # fmt: skip
+    src = torch.tensor([[A]])
+    scored = {tuple(h): penalized(m, h, 1.5) for h in ([], [A], [A, C], [B, D, E])}  # every hypothesis that ends
+    assert max(scored, key=scored.__getitem__) == (B, D, E)  # -0.755, against -0.916 for the empty one
+    assert slot_keeping_beam_search(m, src, src == Vocab.pad, 10, beam=2, alpha=1.5) == [[]]
+    assert beam_search(m, src, src == Vocab.pad, 10, beam=2, alpha=1.5) == [[B, D, E]]
+
+
+def test_a_beam_as_wide_as_every_prefix_finds_the_exhaustive_best():
+    # with K at least the number of prefixes, nothing is pruned: the answer is the best of all
+    # hypotheses that end by max_len, or of those cut at max_len, under the penalty
+    generator = torch.Generator().manual_seed(0)
+    content, max_len = (A, B, C), 4
+    for trial in range(20):
+        probs = torch.rand(V, len(content) + 1, generator=generator) ** 3 + 1e-3
+        probs /= probs.sum(dim=1, keepdim=True)
+        m = Markov({prev: dict(zip((*content, Vocab.eos), row.tolist())) for prev, row in zip(range(V), probs) if prev in (Vocab.bos, *content)})
+        alpha = 0.5 * (trial % 4)
+        candidates = {h: penalized(m, list(h), alpha) for n in range(max_len) for h in itertools.product(content, repeat=n)}
+        for h in itertools.product(content, repeat=max_len):  # cut by the limit: no </s> paid
+            candidates[h] = (logp(m, list(h)) - math.log(m_eos(m, h[-1]))) / length_penalty(max_len, alpha)
+        expected = max(candidates, key=candidates.__getitem__)
+        src = torch.tensor([[A]])
+        assert beam_search(m, src, src == Vocab.pad, max_len, beam=len(content) ** max_len, alpha=alpha) == [list(expected)], trial
+
+
+def m_eos(m: Markov, last: int) -> float:
+    return torch.softmax(m.logits[last], 0)[Vocab.eos].item()

@@ -2,9 +2,10 @@
 
 Any model with ``start(src, src_pad) -> state`` and ``step(state, token) -> (logits, state)``
 decodes here, its state a tuple of tensors whose first axis is the batch, so beams are kept by
-indexing that axis. Beam search keeps the K best prefixes of each sentence by total
-log-probability; a prefix that has produced </s> stays, extended by <pad> at no cost. Among the
-finished beams the winner maximizes the GNMT score (Wu et al., 2016):
+indexing that axis. Beam search keeps the K best unfinished prefixes of each sentence by total
+log-probability. A hypothesis that ends with </s> is set aside, as in GNMT and fairseq, and
+leaves its slot to a live one; among all the finished the winner maximizes the GNMT score
+(Wu et al., 2016), |y| counting the </s>:
 
     score = log p(y) / lp(|y|),     lp(n) = ((5 + n) / 6)^alpha
 
@@ -52,40 +53,55 @@ def greedy(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int) -
     return [_strip(row) for row in out.tolist()]
 
 
+def length_penalty(n: int | torch.Tensor, alpha: float) -> Any:
+    """GNMT's lp(n) = ((5 + n) / 6)^alpha."""
+    return ((5.0 + n) / 6.0) ** alpha
+
+
 @torch.no_grad()
 def beam_search(model: Any, src: torch.Tensor, src_pad: torch.Tensor, max_len: int, beam: int = 5, alpha: float = 0.6) -> list[list[int]]:
-    """The best of ``beam`` hypotheses per sentence under the length-penalized score."""
+    """The best hypothesis per sentence under the length-penalized score, from ``beam`` live ones.
+
+    At each step every live beam's ending with </s> is scored, penalty included, and the best
+    so far is kept aside; the ``beam`` best continuations other than </s> (and <pad>) stay live.
+    A sentence is done when no live beam could overtake its best finished one however long it
+    grew: log p only falls, and lp(n) is largest at ``max_len``, so s / lp(max_len) bounds a
+    live beam of log-probability s. At ``max_len`` the live beams compete as they stand.
+    """
     batch, device = src.shape[0], src.device
     sentence = torch.arange(batch, device=device)  # (B,)
     state = _select(model.start(src, src_pad), sentence.repeat_interleave(beam))  # (B*K, ...)
     scores = torch.full((batch, beam), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start equal: keep one
     tokens = torch.full((batch * beam, 0), Vocab.pad, dtype=torch.long, device=device)
-    finished = torch.zeros(batch * beam, dtype=torch.bool, device=device)
-    lengths = torch.zeros(batch * beam, device=device)
+    best = torch.full((batch,), float("-inf"), device=device)  # penalized score of the best finished
+    best_ids: list[list[int]] = [[] for _ in range(batch)]
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
     token = None
-    for _ in range(max_len):
+    for step in range(max_len):
         logits, state = model.step(state, token)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (B*K, V)
         vocab = logp.shape[1]
-        # a finished beam continues with <pad> only, at no cost
-        logp[finished] = float("-inf")
-        logp[finished, Vocab.pad] = 0.0
-        total = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
-        scores, flat = total.topk(beam, dim=1)  # (B, K)
+        total = (scores.view(-1, 1) + logp).view(batch, beam, vocab)
+        ended, which = (total[:, :, Vocab.eos] / length_penalty(step + 1, alpha)).max(dim=1)  # (B,): </s> makes length step + 1
+        better = (ended > best) & ~done
+        for b in better.nonzero().flatten().tolist():
+            best_ids[b] = tokens[b * beam + which[b]].tolist()
+        best = torch.where(better, ended, best)
+        total[:, :, Vocab.eos] = float("-inf")
+        total[:, :, Vocab.pad] = float("-inf")
+        scores, flat = total.view(batch, beam * vocab).topk(beam, dim=1)  # (B, K)
         origin = (sentence[:, None] * beam + flat // vocab).view(-1)  # which beam each came from
         token = (flat % vocab).view(-1)
         state = _select(state, origin)
         tokens = torch.cat([tokens[origin], token[:, None]], dim=1)
-        was_done = finished[origin]
-        lengths = lengths[origin] + (~was_done).float()
-        finished = was_done | (token == Vocab.eos)
-        if finished.all():
+        done |= scores[:, 0] / length_penalty(max_len, alpha) <= best  # scores[:, 0]: the best live beam
+        if done.all():
             break
-    # lp(n) = ((5 + n) / 6)^alpha; unfinished beams compete as they stand
-    penalized = scores.view(-1) / ((5.0 + lengths) / 6.0) ** alpha
-    best = penalized.view(batch, beam).argmax(dim=1) + sentence * beam
-    return [_strip(tokens[i].tolist()) for i in best.tolist()]
+    live, which = (scores / length_penalty(tokens.shape[1], alpha)).max(dim=1)
+    for b in ((live > best) & ~done).nonzero().flatten().tolist():
+        best_ids[b] = tokens[b * beam + which[b]].tolist()
+    return [_strip(ids) for ids in best_ids]
 
 
 def _strip(ids: list[int]) -> list[int]:
