@@ -112,3 +112,20 @@ def test_bleu_is_sacrebleus_on_the_tokens_and_unk_never_matches():
     with_unk = score([["<unk>", "が", "い", "る"]], ["<unk> が い る"])
     assert with_unk.bleu < 100
     assert score([["猫", "が", "い", "る"]], ["猫 が い る"]).bleu == pytest.approx(100)
+
+
+def test_bleu_on_detokenized_japanese_is_sacrebleus_ja_mecab_and_unk_is_counted():
+    import sacrebleu
+
+    hyps = [["私", "は", "ペン", "を", "持", "つ"], ["猫", "が", "<unk>", "る"]]
+    refs = ["私 は ペン を 持 っ て い る 。", "猫 が い る 。"]
+    s = score(hyps, refs, "ja")
+    expected = sacrebleu.corpus_bleu(["私はペンを持つ", "猫が\u2047る"], [["私はペンを持っている。", "猫がいる。"]], tokenize="ja-mecab")
+    assert s.bleu_detok == pytest.approx(expected.score) and 0 < s.bleu_detok < 100
+    assert s.bleu_detok != pytest.approx(s.bleu)  # MeCab's words are not the corpus's tokens
+    assert "tok:ja-mecab" in s.bleu_detok_signature
+    assert s.unk == 1
+    assert score([["<unk>"]], ["<unk>"], "ja").bleu_detok == 0  # a <unk> never matches, detokenized either
+    assert score([hyps[0]], ["私 は ペン を 持 つ"], "ja").bleu_detok == pytest.approx(100)
+    plain = score(hyps, refs)
+    assert plain.bleu_detok is None and plain.bleu_detok_signature is None and plain.bleu == s.bleu

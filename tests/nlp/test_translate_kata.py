@@ -111,7 +111,8 @@ def test_with_test_off_the_test_split_is_never_decoded(tmp_path, monkeypatch):
     res = tiny_run(tmp_path, sets=["test=false"])
     assert seen == [CORPUS.dev] * 4 + [CORPUS.dev[:5]]  # 2 epochs, greedy and beam at the end, the examples
     m = res.result["metrics"]
-    assert set(m) == {"dev/bleu_greedy", "dev/chrf_greedy", "dev/bleu_beam", "dev/chrf_beam", "parameters", "best_epoch", "src_vocab", "tgt_vocab"}
+    scores = {f"dev/{score}_{method}" for score in ("bleu", "chrf", "bleu_ja-mecab", "unk") for method in ("greedy", "beam")}
+    assert set(m) == scores | {"parameters", "best_epoch", "src_vocab", "tgt_vocab"}
     report = (res.dir / "report.md").read_text()
     assert "(test not decoded)" in report and "## Examples from the dev set" in report
     assert next(e for e in res.result["expectations"] if "35" in e["description"])["met"] is False
@@ -131,7 +132,7 @@ def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
     # every job starts from the run's seed, whatever trained before it
     alone = tiny_run(tmp_path / "alone", sets=["epochs=1", "model=gru-additive"]).result["metrics"]
     assert {k: v for k, v in m.items() if k.startswith("gru-additive/")} == {f"gru-additive/{k}": alone[k] for k in (*(
-        f"{split}/{score}_{method}" for split in ("dev", "test") for score in ("bleu", "chrf") for method in ("greedy", "beam")), "parameters")}  # fmt: skip
+        f"{split}/{score}_{method}" for split in ("dev", "test") for score in ("bleu", "chrf", "bleu_ja-mecab", "unk") for method in ("greedy", "beam")), "parameters")}  # fmt: skip
     # the sizes come from the config's sections: transformer.* and gru.*, with the corpus's vocabularies
     vs, vt = (len(v) for v in build_vocabs(CORPUS.train, 2))
     e = h = 32

@@ -18,6 +18,7 @@ from deepkata.core.config import Config
 from deepkata.core.device import move
 from deepkata.core.engine import JobContext
 from deepkata.models.registry import build_model, count_parameters
+from deepkata.nlp.bleu import DETOKENIZED
 from deepkata.nlp.corpus import Corpus
 from deepkata.nlp.scoring import evaluate
 from deepkata.nlp.train import Schedule, Trainer
@@ -95,11 +96,15 @@ class TranslationJob:
         with self.ctx.autocast():
             for split in ("dev", "test") if plan.test else ("dev",):
                 for method in ("greedy", "beam"):
-                    s, _ = evaluate(self.model, self.vocabs, getattr(self.corpus, split), method, plan.beam, plan.alpha)
+                    s, _ = evaluate(self.model, self.vocabs, getattr(self.corpus, split), method, plan.beam, plan.alpha, self.corpus.tgt_lang)
                     scores[f"{split}/bleu_{method}"], scores[f"{split}/chrf_{method}"] = s.bleu, s.chrf
+                    scores[f"{split}/unk_{method}"] = s.unk
+                    if s.bleu_detok is not None:
+                        scores[f"{split}/bleu_{DETOKENIZED[self.corpus.tgt_lang]}_{method}"] = s.bleu_detok
+        signatures = {"bleu": s.bleu_signature, "chrf": s.chrf_signature} | ({"bleu_detok": s.bleu_detok_signature} if s.bleu_detok_signature else {})
         return {
-            "scores": scores,  # {"dev/bleu_greedy": ..., "test/chrf_beam": ...}
-            "signatures": {"bleu": s.bleu_signature, "chrf": s.chrf_signature},  # sacreBLEU's, the same for every split
+            "scores": scores,  # {"dev/bleu_greedy": ..., "test/chrf_beam": ..., "test/bleu_ja-mecab_beam": ..., "test/unk_beam": ...}
+            "signatures": signatures,  # sacreBLEU's, the same for every split
             "history": self.history,
             "best_epoch": self.best["epoch"],
             "weights": self.best["weights"],

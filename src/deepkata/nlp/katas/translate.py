@@ -113,7 +113,10 @@ def _row(name: str, job: dict[str, Any]) -> dict[str, Any]:
         "test BLEU greedy": r("test/bleu_greedy"),
         "test BLEU beam": r("test/bleu_beam"),
         "test chrF beam": r("test/chrf_beam"),
-    }
+    } | {
+        f"test BLEU {key.split('_', 1)[1].removesuffix('_beam')} beam": r(key)  # on detokenized text: comparable with published figures
+        for key in scores if key.startswith("test/bleu_") and key.endswith("_beam") and key != "test/bleu_beam"
+    } | ({"test <unk> beam": scores["test/unk_beam"]} if "test/unk_beam" in scores else {})
 
 
 def _examples(model: torch.nn.Module, vocabs: tuple[Vocab, Vocab], corpus: Corpus, cfg: TranslateConfig, run: Run, n: int = 5) -> str:
@@ -124,7 +127,12 @@ def _examples(model: torch.nn.Module, vocabs: tuple[Vocab, Vocab], corpus: Corpu
 
 
 def _signatures(job: dict[str, Any]) -> str:
-    return f"sacreBLEU signatures: BLEU `{job['signatures']['bleu']}`, chrF `{job['signatures']['chrf']}`."
+    signatures = job["signatures"]
+    text = f"sacreBLEU signatures: BLEU `{signatures['bleu']}`, chrF `{signatures['chrf']}`."
+    if "bleu_detok" in signatures:
+        text += (f" BLEU on detokenized text (tokens joined without spaces), comparable with published figures: `{signatures['bleu_detok']}`."
+                 " The first BLEU scores the corpus's own tokens; `<unk>` counts the unknown tokens in the translations.")  # fmt: skip
+    return text
 
 
 def within_budget(history: list[dict[str, Any]], minutes: float) -> tuple[float, float | None]:
