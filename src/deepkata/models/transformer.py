@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from deepkata.models.attention import MultiHeadAttention
+from deepkata.models.dropout import Dropout
 
 __all__ = ["DecoderLayer", "EncoderLayer", "PositionalEncoding"]
 
@@ -53,7 +54,7 @@ class EncoderLayer(nn.Module):
         self.self_attn = MultiHeadAttention(dim, heads, dropout)
         self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
+        self.dropout, self.norm_first = Dropout(dropout), norm_first
 
     def _sa(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
         return self.dropout(self.self_attn(x, x, x, allowed)[0])
@@ -77,7 +78,7 @@ class DecoderLayer(nn.Module):
         self.multihead_attn = MultiHeadAttention(dim, heads, dropout)
         self.linear1, self.linear2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.dropout, self.norm_first = nn.Dropout(dropout), norm_first
+        self.dropout, self.norm_first = Dropout(dropout), norm_first
 
     def _sa(self, y: torch.Tensor, causal: torch.Tensor | None) -> torch.Tensor:
         return self.dropout(self.self_attn(y, y, y, causal)[0])

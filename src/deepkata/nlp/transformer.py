@@ -28,6 +28,7 @@ from torch import nn
 
 from deepkata.core.config import Config, ConfigError, param
 from deepkata.models.attention import allowed_mask
+from deepkata.models.dropout import Dropout
 from deepkata.models.registry import register_model
 from deepkata.models.transformer import DecoderLayer, EncoderLayer, PositionalEncoding
 from deepkata.nlp.vocab import Vocab
@@ -66,7 +67,7 @@ class Transformer(nn.Module):
         self.enc_norm = nn.LayerNorm(cfg.dim) if cfg.norm_first else nn.Identity()
         self.dec_norm = nn.LayerNorm(cfg.dim) if cfg.norm_first else nn.Identity()
         self.out = nn.Linear(cfg.dim, cfg.tgt_vocab)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
