@@ -84,6 +84,13 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("wavenet.targets", lambda v: [t["metric"] for t in v] == ["wavenet/gain_over_lpc_bits", "speed/ratio", "speed/equal"]),
         ("wavenet.rows.0.mean", lambda v: finite(v) and 0 < v < 12),  # bits per sample of 256 classes: about 8 untrained
     ]),
+    "translate_profile.py": ("translate-profile", [
+        ("parts", lambda v: [p["part"] for p in v][:3] == ["embeddings", "encoder self-attention", "decoder self-attention"] and len(v) == 12),
+        ("parts.5.part", lambda v: v == "layer norms"),
+        ("seconds_per_batch", positive),
+        ("target_tokens_per_s", positive),
+        ("padded_source_share", lambda v: 0 <= v < 1),
+    ]),
     "alphago.py": ("alphago", [
         ("records.collection", lambda v: v is None),  # smoke: generated games
         ("train.sl.status", lambda v: v == "completed"),
