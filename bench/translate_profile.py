@@ -38,8 +38,10 @@ from deepkata.core.registry import get_kata
 from deepkata.models.attention import allowed_mask
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
+from deepkata.nlp.loss import smoothed_cross_entropy
 from deepkata.nlp.recipes import schedule_for
 from deepkata.nlp.toy import toy_corpus
+from deepkata.nlp.train import batch_loss
 from deepkata.nlp.transformer import Transformer
 from deepkata.nlp.vocab import Vocab, build_vocabs
 
@@ -91,7 +93,7 @@ def parts_of_step(model: Transformer, batch: Batch, label_smoothing: float) -> d
         t["layer norms"] += sum(_fb(norm, _leaf(y)) for norm in (layer.norm1, layer.norm2, layer.norm3))
     t["output projection"] = _fb(model.out, _leaf(hidden))
     t["softmax and loss"] = _fb(
-        lambda z: nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), tgt_out.reshape(-1), ignore_index=Vocab.pad, label_smoothing=label_smoothing), _leaf(logits)
+        lambda z: smoothed_cross_entropy(z.reshape(-1, z.shape[-1]), tgt_out.reshape(-1), label_smoothing, Vocab.pad), _leaf(logits)
     )  # fmt: skip
     model.zero_grad(set_to_none=True)
     return t
@@ -100,8 +102,7 @@ def parts_of_step(model: Transformer, batch: Batch, label_smoothing: float) -> d
 def whole_step(model: Transformer, opt: torch.optim.Optimizer, batch: Batch, label_smoothing: float, clip: float) -> dict[str, float]:
     """The training step as :class:`deepkata.nlp.train.Trainer` takes it, and its clipping and Adam parts."""
     start = time.perf_counter()
-    logits = model(batch.src, batch.src_pad, batch.tgt_in)
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), ignore_index=Vocab.pad, label_smoothing=label_smoothing)
+    loss = batch_loss(model, batch, label_smoothing)
     opt.zero_grad()
     loss.backward()
     clipped = time.perf_counter()
