@@ -5,7 +5,8 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
 - ``records``: what the game records cost (``--records``, a ``deepkata go-records`` collection):
   games, moves, hours of play;
 - ``train``: the katas ``alphago-sl`` and ``alphago-rollout`` on the records, then
-  ``alphago-value`` and ``alphago-rl`` from the SL policy (``--preset``); each run's metrics,
+  ``alphago-rl`` from the SL policy and ``alphago-value`` on the RL policy's self-play, as
+  AlphaGo did (``--preset``, and ``--set KATA:KEY=VALUE`` for one kata); each run's metrics,
   timings and folder, so the training compute is on record;
 - ``ladder``: every entry against GNU Go at each ``--levels`` through the arena, ``--games``
   games a pairing, colours alternating, komi 7, GNU Go as referee of disputed dead stones and
@@ -19,7 +20,7 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
   GNU Go level 1 at 0.
 
     python bench/alphago.py records --records runs/go-records-9x9
-    python bench/alphago.py train --records runs/go-records-9x9
+    python bench/alphago.py train --records runs/go-records-9x9 --set alphago-value:games=20000
     python bench/alphago.py ladder --games 40 --levels 1 10 --entries random uct policy rl value --jobs 2
     python bench/alphago.py ladder --games 40 --levels 1 10 --entries alphago-0 alphago-50 alphago-100 --seconds 5
     python bench/alphago.py --smoke --out /tmp/ag     # every section, tiny (CI): 5x5, generated games, one arena game each
@@ -93,13 +94,14 @@ def _kata(name: str, preset: str, seed: int, runs: Path, sets: list[str], data: 
             "timings": r["timings"], "wall_time_s": r["wall_time_s"], "expectations_met": r["expectations_met"]}  # fmt: skip
 
 
-def train_section(preset: str, seed: int, runs: Path, records: Path | None) -> dict[str, Any]:
+def train_section(preset: str, seed: int, runs: Path, records: Path | None, sets: dict[str, list[str]]) -> dict[str, Any]:
+    """As AlphaGo: SL and rollout policies on the records, the RL policy from the SL one, and the
+    value network on the RL policy's self-play games."""
     out: dict[str, Any] = {}
-    out["sl"] = _kata("alphago-sl", preset, seed, runs, [], records)
-    out["rollout"] = _kata("alphago-rollout", preset, seed, runs, [], records)
-    policy = [f"policy={out['sl']['run_dir']}"]
-    out["value"] = _kata("alphago-value", preset, seed, runs, policy, None)
-    out["rl"] = _kata("alphago-rl", preset, seed, runs, policy, None)
+    out["sl"] = _kata("alphago-sl", preset, seed, runs, sets.get("alphago-sl", []), records)
+    out["rollout"] = _kata("alphago-rollout", preset, seed, runs, sets.get("alphago-rollout", []), records)
+    out["rl"] = _kata("alphago-rl", preset, seed, runs, [f"policy={out['sl']['run_dir']}", *sets.get("alphago-rl", [])], None)
+    out["value"] = _kata("alphago-value", preset, seed, runs, [f"policy={out['rl']['run_dir']}", *sets.get("alphago-value", [])], None)
     out["cpu_hours"] = sum(v["wall_time_s"] for v in out.values() if isinstance(v, dict)) / 3600  # one process, both cores
     return out
 
@@ -187,6 +189,7 @@ def main() -> None:
     parser.add_argument("section", nargs="?", choices=["records", "train", "ladder", "all"], help="(--smoke: all unless given)")
     parser.add_argument("--records", type=Path, default=None, help="a deepkata go-records collection (default: generated games)")
     parser.add_argument("--preset", default="default", help="the katas' preset of the train section")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KATA:KEY=VALUE", help="a setting of one kata of the train section (repeatable), e.g. alphago-value:games=20000")
     parser.add_argument("--entries", nargs="+", choices=ENTRIES, default=None, help="ladder entries (default: all)")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 10], help="GNU Go levels of the ladder")
     parser.add_argument("--games", type=int, default=40, help="games per ladder pairing")
@@ -205,7 +208,13 @@ def main() -> None:
     if args.section in ("records", "all"):
         rec.update("records", records_section(args.records))
     if args.section in ("train", "all"):
-        rec.update("train", train_section(args.preset, args.seed, args.runs, args.records))
+        sets: dict[str, list[str]] = {}
+        for item in args.sets:
+            kata, sep, assignment = item.partition(":")
+            if not sep or kata not in ("alphago-sl", "alphago-rollout", "alphago-rl", "alphago-value") or "=" not in assignment:
+                parser.error(f"--set {item}: expected KATA:KEY=VALUE with KATA one of alphago-sl, alphago-rollout, alphago-rl, alphago-value")
+            sets.setdefault(kata, []).append(assignment)
+        rec.update("train", train_section(args.preset, args.seed, args.runs, args.records, sets))
     if args.section in ("ladder", "all"):
         nets = _nets(rec, args)
         from deepkata.go.alphago import find_weights

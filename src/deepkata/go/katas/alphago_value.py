@@ -6,7 +6,8 @@ regression (mean squared error) on 30 million positions, each from a different s
 because successive positions of one game are strongly correlated and a network trained on whole
 games memorised their outcomes (Silver et al. 2016). This kata does the same at small scale:
 
-- ``policy``: an ``alphago-sl`` run (its ``policy.pt``) plays ``games`` games against itself
+- ``policy``: an ``alphago-rl`` run, as AlphaGo, or an ``alphago-sl`` one (its ``policy.pt``)
+  plays ``games`` games against itself
   (:func:`~deepkata.go.selfplay.play_games`), moves drawn from its softmax, one uniformly random
   move at a random turn U, and the position after that move is the game's one sample, labelled
   with the game's outcome for the player to move there;
@@ -55,7 +56,7 @@ class ValueRecipe(EpochRecipe):
 
 @dataclass(frozen=True, kw_only=True)
 class AlphaGoValueConfig(KataConfig):
-    policy: str = param("", "an alphago-sl run folder (or its policy.pt) whose self-play makes the positions; empty: MCTS games (generated)")
+    policy: str = param("", "an alphago-rl or alphago-sl run folder (or its policy.pt) whose self-play makes the positions; empty: MCTS games (generated)")
     games: int = param(4000, "self-play games, one position each", gt=9)
     random_move: int = param(60, "the random move U is drawn from 1..this", gt=0)
     generated_size: int = param(7, "board of the MCTS games when no policy is given", ge=5, le=19)
@@ -106,7 +107,7 @@ class ValueTrainer(EpochTrainer):
         Expectation("training stays finite (no divergence)", "value/diverged", "<=", 0),
         Expectation("the value network predicts held-out outcomes better than the trivial predictor", "val/mse_gain", ">=", 0.0, presets=("default", "full")),
     ],
-    data="self-play games of an alphago-sl policy (--set policy=RUN), else games of MCTS against itself (generated)",
+    data="self-play games of an alphago-rl or alphago-sl policy (--set policy=RUN), else games of MCTS against itself (generated)",
 )
 def run(cfg: AlphaGoValueConfig, run: Run) -> Outcome:
     start = time.perf_counter()
