@@ -27,8 +27,9 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
 
 The ladder takes the networks of the last ``train`` section unless ``--sl``, ``--rollout``,
 ``--value`` and ``--rl`` name run folders. Only the search's strength depends on the time it is
-given, so only its pairings must run alone (they always play one at a time); the others may play
-``--jobs`` at a time, and beside other work, which slows them but changes no move.
+given, so only its pairings must run alone; the others may play ``--jobs`` at a time, and beside
+other work, which slows them but changes no move. ``--timed-jobs 2`` plays two of the search's
+pairings at once, each search on one thread: its seconds a move are then one core's.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from deepkata.go.arena import ArenaSettings, run_arena, summarize
 from deepkata.go.rating import ladder_ratings
 from deepkata.go.referee import GNUGO
 
-SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None, "jobs": 2}
+SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None, "jobs": 2, "timed_jobs": 2}
 ENTRIES = ("random", "uct", "policy", "rl", "value", "alphago-0", "alphago-50", "alphago-100")  # alphago-N: λ = N / 100
 
 
@@ -106,8 +107,8 @@ def train_section(preset: str, seed: int, runs: Path, records: Path | None, sets
     return out
 
 
-def _entry_command(entry: str, nets: dict[str, str], size: int, seed: int, seconds: float, uct_playouts: int) -> str:
-    gtp = f"{sys.executable} -m deepkata gtp --size {size} --seed {seed}"
+def _entry_command(entry: str, nets: dict[str, str], size: int, seed: int, seconds: float, uct_playouts: int, threads: int | None = None) -> str:
+    gtp = f"{sys.executable} -m deepkata gtp --size {size} --seed {seed}" + (f" --threads {threads}" if threads else "")
     if entry == "random":
         return f"{gtp} --player random"
     if entry == "uct":
@@ -142,15 +143,16 @@ def ladder_ratings_section(ladder: dict[str, Any]) -> dict[str, Any]:
     return {"anchor": anchor, "prior": "one drawn game added to each pairing", "elo": {p: round(r, 1) for p, r in ladder_ratings(results, anchor).items()}}
 
 
-def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int, jobs: int) -> None:
+def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int, jobs: int, timed_jobs: int = 1) -> None:
     """Play every pairing. Entries whose strength does not depend on time (all but the search)
-    play ``jobs`` pairings at a time; the timed ones then play one at a time, alone."""
+    play ``jobs`` pairings at a time; the timed ones then play ``timed_jobs`` at a time, each
+    search on one thread when more than one (its seconds a move are then on one core)."""
     if shutil.which(GNUGO) is None:
         raise SystemExit(f"{GNUGO} is missing: apt-get install gnugo")
     lock = threading.Lock()
 
-    def play(entry: str, level: int) -> None:
-        ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts)
+    def play(entry: str, level: int, threads: int | None = None) -> None:
+        ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts, threads)
         theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
         settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
         name = _pairing(entry, level, seconds)
@@ -167,10 +169,10 @@ def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for future in [pool.submit(play, e, lv) for e, lv in untimed]:
             future.result()
-    for entry in entries:
-        if entry.startswith("alphago"):
-            for level in levels:
-                play(entry, level)
+    timed = [(e, lv) for e in entries if e.startswith("alphago") for lv in levels]
+    with ThreadPoolExecutor(max_workers=max(1, timed_jobs)) as pool:
+        for future in [pool.submit(play, e, lv, 1 if timed_jobs > 1 else None) for e, lv in timed]:
+            future.result()
 
 
 def _nets(rec: Record, args: argparse.Namespace) -> dict[str, str]:
@@ -195,6 +197,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=40, help="games per ladder pairing")
     parser.add_argument("--seconds", type=float, default=5.0, help="AlphaGo search: seconds a move")
     parser.add_argument("--jobs", type=int, default=1, help="ladder pairings played at a time, for the entries whose strength does not depend on time")
+    parser.add_argument("--timed-jobs", type=int, default=1, help="the search's pairings played at a time; above 1, each search runs on one thread")
     parser.add_argument("--uct-playouts", type=int, default=10_000, help="the UCT entry's random playouts a move")
     for key in ("sl", "rollout", "value", "rl"):
         parser.add_argument(f"--{key}", type=Path, default=None, help=f"the {key} network's run folder (default: the train section's)")
@@ -221,7 +224,7 @@ def main() -> None:
         from deepkata.go.nets import load_network
 
         size = load_network(find_weights(Path(nets["sl"]), "policy.pt"), "policy").cfg.size  # type: ignore[arg-type,union-attr]
-        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs)
+        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs)
 
 
 if __name__ == "__main__":

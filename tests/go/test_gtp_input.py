@@ -108,3 +108,25 @@ def test_fuzz_every_byte_line_gets_one_well_formed_answer(lines):
     for reply in got:
         assert re.match(r"[=?](\d*)( |$)", reply), reply
         assert "\n\n" not in reply and "internal error" not in reply, reply
+
+
+def test_threads_sets_the_networks_threads(monkeypatch):
+    import io
+    import types
+
+    import torch
+
+    from deepkata.go.commands import gtp
+
+    before = torch.get_num_threads()
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(b"name\nquit\n")))
+    monkeypatch.setattr(sys, "stdout", types.SimpleNamespace(buffer=out))
+    try:
+        gtp(player="random", weights=None, mix=None, playouts=None, seconds=None, rule="uct", c=None, resign_below=0.0, seed=0, size=9, komi=7.0, threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert out.getvalue().startswith(b"= deepkata")
+    done = subprocess.run([sys.executable, "-m", "deepkata", "gtp", "--threads", "0"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "--threads" in done.stderr

@@ -33,9 +33,15 @@ def gtp(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the player's random numbers.")] = 0,
     size: Annotated[int, typer.Option("--size", min=MIN_SIZE, max=MAX_SIZE, help="Board size until boardsize says otherwise.")] = 9,
     komi: Annotated[float, typer.Option("--komi", help="Komi until komi says otherwise.")] = 7.0,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Threads of the networks' computations (default: PyTorch's, one per core).")] = None,
 ) -> None:
     """Play Go over GTP v2 on standard input and output (for GUIs such as Sabaki or GoGui, and for arenas)."""
     from deepkata.go.gtp import GtpEngine, make_player
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
     chosen = make_player(player, seed=seed, playouts=playouts, seconds=seconds, rule=rule, resign_below=resign_below, c=c, weights=weights, mix=mix)
     engine = GtpEngine(chosen, size=size, komi=komi, log=sys.stderr)
