@@ -148,6 +148,8 @@ def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
         assert float(row["test BLEU beam"]) == round(m[f"{name}/test/bleu_beam"], 2) and row["best epoch"] == "1"
     assert [(e["step"], e["model"]) for e in logged(res.dir)] == [(1, "gru"), (1, "gru-additive"), (1, "transformer")]
     assert (res.dir / "dev_bleu.png").read_bytes()[:4] == b"\x89PNG"
+    assert (res.dir / "dev_bleu_time.png").read_bytes()[:4] == b"\x89PNG"  # BLEU against training time
+    assert "Dev BLEU (greedy) against training time" in (res.dir / "report.md").read_text()
 
 
 def test_training_interrupted_mid_epoch_resumes_to_the_same_run(tmp_path, interrupt_at_checkpoint):
