@@ -153,10 +153,11 @@ def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
 
 
 def test_training_interrupted_mid_epoch_resumes_to_the_same_run(tmp_path, interrupt_at_checkpoint):
-    whole = tiny_run(tmp_path / "whole", sets=["epochs=3"])
+    # averaging the last two epochs: the first epoch's weights must survive the interruption too
+    whole = tiny_run(tmp_path / "whole", sets=["epochs=3", "average=2"])
     interrupt_at_checkpoint(14)  # a checkpoint a batch: the toy task's first epoch has 10 batches
     with pytest.raises(runner.Interrupted) as e:
-        tiny_run(tmp_path / "cut", sets=["epochs=3"], checkpoint_interval=0)
+        tiny_run(tmp_path / "cut", sets=["epochs=3", "average=2"], checkpoint_interval=0)
     current = checkpoint.load(e.value.run_dir / "checkpoint.pt")["engine"]["current"]["state"]["trainer"]
     assert (current["epoch"], current["batch_in_epoch"]) == (1, 4)
     resumed = resume_run(e.value.run_dir)
@@ -177,3 +178,31 @@ def test_the_real_corpus_is_looked_for_and_its_absence_explained(tmp_path, monke
     assert not (tmp_path / "runs").exists()  # no run folder, nor the folders above it
     with pytest.raises(UserError, match="the toy corpus is generated"):
         tiny_run(tmp_path / "runs", data=tmp_path)
+
+
+def test_averaging_the_last_epochs_is_scored_on_dev_and_kept_only_when_better(tmp_path, monkeypatch):
+    import deepkata.nlp.job as job_mod
+
+    res = tiny_run(tmp_path / "avg", sets=["epochs=3", "average=2"])
+    m = res.result["metrics"]
+    report = (res.dir / "report.md").read_text()
+    assert "average/dev_bleu_greedy" in m and m["average/kept"] in (0, 1)
+    assert "the average of epochs 2-3" in report
+    if m["average/kept"]:
+        assert m["dev/bleu_greedy"] == pytest.approx(m["average/dev_bleu_greedy"])  # the averaged weights were scored
+    # the average really is the mean of the two epochs' weights
+    seen = {}
+    original = job_mod.TranslationJob._average
+
+    def spy(self):
+        seen["recent"] = [dict(w) for w in self.recent]
+        out = original(self)
+        seen["model"] = {k: v.clone() for k, v in self.model.state_dict().items()}
+        return out
+
+    monkeypatch.setattr(job_mod.TranslationJob, "_average", spy)
+    tiny_run(tmp_path / "spy", sets=["epochs=2", "average=2"])
+    a, b = seen["recent"]
+    key = next(k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k]))
+    assert torch.allclose(seen["model"][key], (a[key] + b[key]) / 2)
+    assert "average/dev_bleu_greedy" not in tiny_run(tmp_path / "off", sets=["epochs=1"]).result["metrics"]

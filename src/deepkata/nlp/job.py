@@ -2,7 +2,9 @@
 
 A step is one batch (:meth:`~deepkata.nlp.train.Trainer.train_batch`), so the engine may
 checkpoint in the middle of an epoch. After each epoch the dev set is decoded greedily and the
-weights of the best epoch so far (by dev BLEU) are kept. Once the last epoch is done,
+weights of the best epoch so far (by dev BLEU) are kept. With ``Plan.average`` k > 1 the last k
+epochs' weights are kept too, and at the end their average (Vaswani et al. averaged the last
+checkpoints) replaces the best epoch's when it scores better on dev. Once the last epoch is done,
 :meth:`TranslationJob.result` puts the best weights back and decodes dev, and test unless the
 plan says not to, greedily and with beam search; it returns the scores, the history of the
 epochs, the best epoch and its weights (for the saved translator and the report's examples).
@@ -36,6 +38,7 @@ class Plan:
     beam: int  # beam size of the final decoding
     alpha: float  # length penalty exponent of beam search
     test: bool  # decode the test split at the end
+    average: int = 1  # >1: also try the average of the last this many epochs' weights on dev
 
 
 class TranslationJob:
@@ -50,6 +53,7 @@ class TranslationJob:
         self.trainer = Trainer(self.model, plan.schedule, src, tgt, seed=ctx.seed, precision=ctx.precision)
         self.history: list[dict[str, float]] = []  # per epoch: loss, dev BLEU and chrF (greedy), time
         self.best: dict[str, Any] | None = None  # the best dev epoch so far: bleu, epoch, weights
+        self.recent: list[dict[str, Any]] = []  # the last plan.average epochs' weights, when averaging
         self.device = ctx.device
         self.total = plan.epochs
 
@@ -77,20 +81,40 @@ class TranslationJob:
                              "seconds": summary["seconds"], "tokens_per_s": summary["tokens_per_s"]})  # fmt: skip
         if self.best is None or dev.bleu > self.best["bleu"]:
             self.best = {"bleu": dev.bleu, "epoch": epoch, "weights": {k: v.clone() for k, v in self.model.state_dict().items()}}
+        if self.plan.average > 1:
+            self.recent = [*self.recent, {k: v.clone() for k, v in self.model.state_dict().items()}][-self.plan.average :]
         self.ctx.log(epoch, {"train/loss": summary["loss"], "dev/bleu": dev.bleu, "dev/chrf": dev.chrf})
 
     def state_dict(self) -> dict[str, Any]:
-        return {"trainer": self.trainer.state_dict(), "history": list(self.history), "best": self.best}
+        return {"trainer": self.trainer.state_dict(), "history": list(self.history), "best": self.best, "recent": list(self.recent)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.trainer.load_state_dict(state["trainer"])
         self.history = list(state["history"])
         self.best = move(state["best"], self.device)
+        self.recent = [move(w, self.device) for w in state.get("recent", [])]  # absent from checkpoints before averaging
+
+    def _average(self) -> dict[str, Any] | None:
+        """Score the average of the last epochs' weights on dev (greedy); when it beats the best
+        single epoch, it becomes the best (its epoch: the last one averaged)."""
+        if len(self.recent) < 2 or self.best is None:
+            return None
+        keys = self.recent[0].keys()
+        mean = {k: sum(w[k] for w in self.recent) / len(self.recent) if self.recent[0][k].is_floating_point() else self.recent[-1][k] for k in keys}
+        self.model.load_state_dict(mean)
+        with self.ctx.autocast():
+            dev, _ = evaluate(self.model, self.vocabs, self.corpus.dev, "greedy", 1, 0.0)
+        epochs = [e["epoch"] for e in self.history[-len(self.recent) :]]
+        kept = dev.bleu > self.best["bleu"]
+        if kept:
+            self.best = {"bleu": dev.bleu, "epoch": epochs[-1], "weights": mean}
+        return {"epochs": epochs, "dev_bleu_greedy": dev.bleu, "kept": kept}
 
     def result(self) -> dict[str, Any]:
         """Dev (and test) BLEU and chrF, greedy and beam, of the best epoch's weights; see the module docstring."""
         assert self.best is not None, "a finished job has trained at least one epoch"
         plan = self.plan
+        averaged = self._average()
         self.model.load_state_dict(self.best["weights"])
         scores: dict[str, float] = {}
         with self.ctx.autocast():
@@ -107,6 +131,7 @@ class TranslationJob:
             "signatures": signatures,  # sacreBLEU's, the same for every split
             "history": self.history,
             "best_epoch": self.best["epoch"],
+            "averaged": averaged,  # the average of the last epochs: its dev BLEU and whether it was kept, or None
             "weights": self.best["weights"],
             "parameters": count_parameters(self.model),
         }

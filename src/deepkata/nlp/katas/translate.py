@@ -62,6 +62,7 @@ class TranslateConfig(KataConfig):
     decay_after: int | None = param(None, "epochs at the full schedule before lr_decay applies; none: the recipe", ge=0)
     clip: float = param(1.0, "maximum global gradient norm; 0 turns clipping off", ge=0)
     min_freq: int = param(2, "a token enters the vocabulary after this many training occurrences", gt=0)
+    average: int = param(1, "also try the average of the last this many epochs' weights, kept when it scores better on dev than the best epoch (1: off)", ge=1, le=20)
     beam: int = param(5, "beam size of the final test decoding", gt=0, le=64)
     alpha: float = param(0.6, "length penalty exponent of beam search", ge=0)
     toy_train: int = param(4000, "training pairs of the toy corpus", gt=0)
@@ -83,7 +84,7 @@ def _plan(cfg: TranslateConfig, name: str, vocabs: tuple[Vocab, Vocab]) -> Plan:
     schedule = schedule_for(
         name, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
     )  # fmt: skip
-    return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test)
+    return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test, average=cfg.average)
 
 
 def _train(cfg: TranslateConfig, run: Run, names: Sequence[str], description: str) -> tuple[Corpus, tuple[Vocab, Vocab], dict[str, Plan], dict[str, Any]]:
@@ -189,12 +190,21 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
     metrics = dict(job["scores"]) | {
         "parameters": job["parameters"], "best_epoch": job["best_epoch"], "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
     }  # fmt: skip
+    averaged = job["averaged"]
+    if averaged is not None:
+        metrics |= {"average/dev_bleu_greedy": averaged["dev_bleu_greedy"], "average/kept": int(averaged["kept"])}
     run.save_figure(_curve_figure({cfg.model: job}), "dev_bleu", "Dev BLEU (greedy) and training loss per epoch")
     table = run.save_table("scores", [row], "BLEU on dev and test")
     split = "test" if cfg.test else "dev"
+    if averaged is not None and averaged["kept"]:
+        chosen = f"the average of epochs {averaged['epochs'][0]}-{averaged['epochs'][-1]} (dev BLEU greedy {averaged['dev_bleu_greedy']:.1f}, better than any one epoch)"
+    else:
+        chosen = f"the best dev epoch ({job['best_epoch']})" + (
+            f"; the average of epochs {averaged['epochs'][0]}-{averaged['epochs'][-1]} scored dev {averaged['dev_bleu_greedy']:.1f}, not better," if averaged else ""
+        )  # fmt: skip
     summary = (
-        f"{LABELS[cfg.model]} ({row['parameters']:,} parameters) trained {cfg.epochs} epochs on {corpus.source}; the best dev "
-        f"epoch ({job['best_epoch']}) scores {split} BLEU {row[f'{split} BLEU beam']} with beam {cfg.beam} and "
+        f"{LABELS[cfg.model]} ({row['parameters']:,} parameters) trained {cfg.epochs} epochs on {corpus.source}; "
+        f"{chosen} scores {split} BLEU {row[f'{split} BLEU beam']} with beam {cfg.beam} and "
         f"{row[f'{split} BLEU greedy']} greedy"
         + (f" (chrF {row['test chrF beam']})" if cfg.test else " (test not decoded)")
         + f", {row['seconds per epoch']} s per epoch. Training took {minutes:.0f} min on "
