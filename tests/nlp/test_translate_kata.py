@@ -153,11 +153,11 @@ def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
 
 
 def test_training_interrupted_mid_epoch_resumes_to_the_same_run(tmp_path, interrupt_at_checkpoint):
-    # averaging the last two epochs: the first epoch's weights must survive the interruption too
-    whole = tiny_run(tmp_path / "whole", sets=["epochs=3", "average=2"])
+    # averaging all three epochs: the first epoch's weights must survive the interruption too
+    whole = tiny_run(tmp_path / "whole", sets=["epochs=3", "average=3"])
     interrupt_at_checkpoint(14)  # a checkpoint a batch: the toy task's first epoch has 10 batches
     with pytest.raises(runner.Interrupted) as e:
-        tiny_run(tmp_path / "cut", sets=["epochs=3", "average=2"], checkpoint_interval=0)
+        tiny_run(tmp_path / "cut", sets=["epochs=3", "average=3"], checkpoint_interval=0)
     current = checkpoint.load(e.value.run_dir / "checkpoint.pt")["engine"]["current"]["state"]["trainer"]
     assert (current["epoch"], current["batch_in_epoch"]) == (1, 4)
     resumed = resume_run(e.value.run_dir)
