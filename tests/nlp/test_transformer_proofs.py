@@ -171,3 +171,30 @@ def test_additive_and_dot_attention_by_hand():
     expected = torch.cat([torch.softmax(keys[1, :2] @ query[1, 0], 0), torch.zeros(3)])  # padded keys get no weight
     torch.testing.assert_close(w[1, 0], expected, rtol=0, atol=ATOL)
     torch.testing.assert_close(context[1, 0], expected @ keys[1], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoding_with_the_key_value_cache_equals_decoding_the_whole_prefix(norm_first):
+    # the cached step's logits at every position are the full decoder's, and reordering the
+    # state's first axis (as beam search does) reorders the caches with it
+    torch.manual_seed(4)
+    model = Transformer(TransformerConfig(src_vocab=20, tgt_vocab=30, dim=16, heads=4, layers=3, ffn=32, dropout=0.0, norm_first=norm_first)).eval()
+    src = torch.randint(4, 20, (3, 7))
+    src_pad = padding(3, 7, [7, 5, 2])
+    src = src.masked_fill(src_pad, 0)
+    tokens = torch.randint(4, 30, (3, 9))
+    with torch.no_grad():
+        memory = model.encode(src, src_pad)
+        state = model.start(src, src_pad)
+        prefix = torch.full((3, 1), 2)  # <s>
+        token = None
+        for t in range(9):
+            logits, state = model.step(state, token)
+            full = model.decode(memory, src_pad, prefix)[:, -1]
+            torch.testing.assert_close(logits, full, rtol=0, atol=ATOL)
+            order = torch.tensor([2, 0, 1]) if t % 3 == 2 else torch.arange(3)  # a beam reordering now and then
+            state = tuple(s[order] for s in state)
+            memory, src_pad, prefix, tokens = memory[order], src_pad[order], prefix[order], tokens[order]
+            token = tokens[:, t]
+            prefix = torch.cat([prefix, token[:, None]], dim=1)
+        assert state[-1].shape[1] == 9  # one cached position a step

@@ -77,7 +77,18 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query (B, T, E), key and value (B, S, E), ``allowed`` from :func:`allowed_mask`."""
-        q, k, v = self._split(self.q_proj(query)), self._split(self.k_proj(key)), self._split(self.v_proj(value))
+        return self.attend(query, *self.project_kv(key, value), allowed, need_weights)
+
+    def project_kv(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """K = key W_K and V = value W_V, (B, S, E) each: what a decoder caches between steps."""
+        return self.k_proj(key), self.v_proj(value)
+
+    def attend(
+        self, query: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Multi-head attention of ``query`` (B, T, E) over keys and values already projected by
+        :meth:`project_kv` (B, S, E)."""
+        q, k, v = self._split(self.q_proj(query)), self._split(k), self._split(v)
         weights = None
         if need_weights:
             out, w = scaled_dot_product(q, k, v, allowed)
