@@ -112,7 +112,7 @@ def test_with_test_off_the_test_split_is_never_decoded(tmp_path, monkeypatch):
     assert seen == [CORPUS.dev] * 4 + [CORPUS.dev[:5]]  # 2 epochs, greedy and beam at the end, the examples
     m = res.result["metrics"]
     scores = {f"dev/{score}_{method}" for score in ("bleu", "chrf", "bleu_ja-mecab", "unk") for method in ("greedy", "beam")}
-    assert set(m) == scores | {"parameters", "best_epoch", "src_vocab", "tgt_vocab"}
+    assert set(m) == scores | {"parameters", "best_epoch", "epochs", "src_vocab", "tgt_vocab"}
     report = (res.dir / "report.md").read_text()
     assert "(test not decoded)" in report and "## Examples from the dev set" in report
     assert next(e for e in res.result["expectations"] if "35" in e["description"])["met"] is False
@@ -206,3 +206,22 @@ def test_averaging_the_last_epochs_is_scored_on_dev_and_kept_only_when_better(tm
     key = next(k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k]))
     assert torch.allclose(seen["model"][key], (a[key] + b[key]) / 2)
     assert "average/dev_bleu_greedy" not in tiny_run(tmp_path / "off", sets=["epochs=1"]).result["metrics"]
+
+
+def test_a_time_budget_stops_before_an_epoch_that_would_not_fit(tmp_path, monkeypatch):
+    import types
+
+    import deepkata.nlp.train as train_mod
+
+    clock = {"now": 0.0}
+
+    def fake_counter() -> float:  # read at a batch's start and end: each batch takes 30 s
+        clock["now"] += 30.0
+        return clock["now"]
+
+    monkeypatch.setattr(train_mod, "time", types.SimpleNamespace(perf_counter=fake_counter))
+    res = tiny_run(tmp_path, sets=["epochs=10", "minutes=12"])  # 10 batches an epoch: 5 minutes each
+    assert res.result["metrics"]["epochs"] == 2  # a third epoch would end at 15 minutes
+    assert len(logged(res.dir)) == 2
+    assert "trained 2 epochs (all a 12-minute budget left room for)" in (res.dir / "report.md").read_text()
+    assert tiny_run(tmp_path / "all", sets=["epochs=2", "minutes=500"]).result["metrics"]["epochs"] == 2

@@ -2,7 +2,8 @@
 
 A step is one batch (:meth:`~deepkata.nlp.train.Trainer.train_batch`), so the engine may
 checkpoint in the middle of an epoch. After each epoch the dev set is decoded greedily and the
-weights of the best epoch so far (by dev BLEU) are kept. With ``Plan.average`` k > 1 the last k
+weights of the best epoch so far (by dev BLEU) are kept. With a budget (``Plan.minutes``) the job
+ends after the last epoch that leaves room for another as long within it. With ``Plan.average`` k > 1 the last k
 epochs' weights are kept too, and at the end their average (Vaswani et al. averaged the last
 checkpoints) replaces the best epoch's when it scores better on dev. Once the last epoch is done,
 :meth:`TranslationJob.result` puts the best weights back and decodes dev, and test unless the
@@ -39,6 +40,7 @@ class Plan:
     alpha: float  # length penalty exponent of beam search
     test: bool  # decode the test split at the end
     average: int = 1  # >1: also try the average of the last this many epochs' weights on dev
+    minutes: float | None = None  # a training-time budget: no epoch starts that would end past it
 
 
 class TranslationJob:
@@ -65,7 +67,16 @@ class TranslationJob:
 
     @property
     def done(self) -> bool:
-        return self.trainer.epoch >= self.plan.epochs
+        return self.trainer.epoch >= self.plan.epochs or self.out_of_time
+
+    @property
+    def out_of_time(self) -> bool:
+        """With a budget of ``plan.minutes``: whether another epoch, as long as the last one,
+        would end past it (training time only, dev decoding excluded)."""
+        if self.plan.minutes is None or not self.history or self.trainer.batch_in_epoch:
+            return False
+        spent = sum(e["seconds"] for e in self.history)
+        return spent + self.history[-1]["seconds"] > self.plan.minutes * 60
 
     def step(self) -> None:
         summary = self.trainer.train_batch()

@@ -54,6 +54,7 @@ class TranslateConfig(KataConfig):
     transformer: TransformerConfig = param(TransformerConfig(), "the Transformer (model=transformer)")
     gru: Seq2SeqConfig = param(Seq2SeqConfig(), "the GRU encoder-decoder (model=gru, gru-additive, gru-dot)")
     epochs: int = param(20, "passes over the training pairs", gt=0, le=500)
+    minutes: float | None = param(None, "training-time budget: no epoch starts that would end past it (dev decoding excluded); none: every epoch", gt=0)
     max_tokens: int = param(4096, "padded target tokens per batch", gt=0)
     lr: float | None = param(None, "peak learning rate; none: the architecture's recipe", gt=0)
     warmup: int | None = param(None, "warmup steps of the inverse-square-root schedule; none: the recipe (0: constant)", ge=0)
@@ -84,7 +85,8 @@ def _plan(cfg: TranslateConfig, name: str, vocabs: tuple[Vocab, Vocab]) -> Plan:
     schedule = schedule_for(
         name, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
     )  # fmt: skip
-    return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test, average=cfg.average)
+    return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test,
+                average=cfg.average, minutes=cfg.minutes)  # fmt: skip
 
 
 def _train(cfg: TranslateConfig, run: Run, names: Sequence[str], description: str) -> tuple[Corpus, tuple[Vocab, Vocab], dict[str, Plan], dict[str, Any]]:
@@ -125,6 +127,13 @@ def _examples(model: torch.nn.Module, vocabs: tuple[Vocab, Vocab], corpus: Corpu
     with autocast(run.device, run.precision):
         _, hyps = evaluate(model, vocabs, pairs, "beam", cfg.beam, cfg.alpha)
     return markdown_table([{"source": " ".join(s), "reference": " ".join(t), "translation (beam)": " ".join(h)} for (s, t), h in zip(pairs, hyps)])
+
+
+def _epochs_text(cfg: TranslateConfig, job: dict[str, Any]) -> str:
+    """``20 epochs``, or ``14 epochs (all a 60-minute budget left room for)``."""
+    done = len(job["history"])
+    budget = f" (all a {cfg.minutes:g}-minute budget left room for)" if cfg.minutes is not None and done < cfg.epochs else ""
+    return f"{done} epoch{'s' if done != 1 else ''}{budget}"
 
 
 def _signatures(job: dict[str, Any]) -> str:
@@ -188,7 +197,7 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
     row = _row(cfg.model, job)
     minutes, bleu_in_hour = within_budget(job["history"], HOUR)
     metrics = dict(job["scores"]) | {
-        "parameters": job["parameters"], "best_epoch": job["best_epoch"], "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
+        "parameters": job["parameters"], "best_epoch": job["best_epoch"], "epochs": len(job["history"]), "src_vocab": len(vocabs[0]), "tgt_vocab": len(vocabs[1]),
     }  # fmt: skip
     averaged = job["averaged"]
     if averaged is not None:
@@ -203,7 +212,7 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
             f"; the average of epochs {averaged['epochs'][0]}-{averaged['epochs'][-1]} scored dev {averaged['dev_bleu_greedy']:.1f}, not better," if averaged else ""
         )  # fmt: skip
     summary = (
-        f"{LABELS[cfg.model]} ({row['parameters']:,} parameters) trained {cfg.epochs} epochs on {corpus.source}; "
+        f"{LABELS[cfg.model]} ({row['parameters']:,} parameters) trained {_epochs_text(cfg, job)} on {corpus.source}; "
         f"{chosen} scores {split} BLEU {row[f'{split} BLEU beam']} with beam {cfg.beam} and "
         f"{row[f'{split} BLEU greedy']} greedy"
         + (f" (chrF {row['test chrF beam']})" if cfg.test else " (test not decoded)")
@@ -250,13 +259,15 @@ def run_compare(cfg: TranslateConfig, run: Run) -> Outcome:
     rows = [_row(name, job) for name, job in models.items()]
     metrics = {f"{name}/{k}": v for name, job in models.items() for k, v in job["scores"].items()}
     metrics |= {f"{name}/parameters": job["parameters"] for name, job in models.items()}
-    table = run.save_table("comparison", rows, "GRU, attention-GRU and Transformer, the same epochs")
+    table = run.save_table("comparison", rows, "GRU, attention-GRU and Transformer" + (f", {cfg.minutes:g} minutes of training each at most" if cfg.minutes else ", the same epochs"))
     run.save_figure(_curve_figure(models), "dev_bleu", "Dev BLEU (greedy) per epoch, and training loss")
     run.save_figure(_time_figure(models), "dev_bleu_time", "Dev BLEU (greedy) against training time: which model to train for the time you have")
     split = "test" if cfg.test else "dev"
     ranked = sorted(rows, key=lambda r: -r[f"{split} BLEU beam"])
     summary = (
-        f"{cfg.epochs} epochs each on {corpus.source}. {split.capitalize()} BLEU with beam {cfg.beam}"
+        "Trained: "
+        + ", ".join(f"{LABELS[name]} {_epochs_text(cfg, job)}" for name, job in models.items())
+        + f" on {corpus.source}. {split.capitalize()} BLEU with beam {cfg.beam}"
         + ("" if cfg.test else " (test not decoded)")
         + ": "
         + ", ".join(f"{r['model']} {r[f'{split} BLEU beam']}" for r in ranked)
