@@ -2,7 +2,8 @@
 
 1. Throughput: training steps (forward, label-smoothed loss, backward, Adam) of our Transformer
    and of ``torch.nn.Transformer`` with the same sizes, embeddings and output layer, on the same
-   small_parallel_enja batches, interleaved; target tokens per second and their ratio.
+   small_parallel_enja batches, interleaved; target tokens per second and their ratio, at each
+   ``--threads`` and ``--max-tokens``, and the ratio of each model's best setting.
 2. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer,
    20 epochs) and its ``attention-gru`` preset (additive attention, 20 epochs), and the
    ``translate-compare`` default preset (GRU, attention-GRU and Transformer, 10 epochs each),
@@ -11,7 +12,7 @@
     DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1
     DEEPKATA_DATA=../shared/data python bench/translate.py --jobs 2 --train-threads 1 --resume   # after an interruption
-    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2
+    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2 --max-tokens 2048 4096 8192
     python bench/translate.py --smoke --out /tmp/tr     # the generated toy task, tiny models, one epoch (CI)
 
 The trainings take hours on a CPU. ``--jobs 2`` trains two runs side by side (one thread
@@ -65,7 +66,7 @@ SMOKE_KATAS = {
     "translate_attention_gru": ("translate", "smoke", [*SMOKE_SETS, "model=gru-additive"]),
     "translate_compare": ("translate-compare", "smoke", SMOKE_SETS),
 }
-SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 1, "resume": False, "throughput_only": False}
+SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 1, "resume": False, "throughput_only": False, "max_tokens": [256, 512]}
 
 
 class TorchTransformer(nn.Module):
@@ -159,7 +160,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="small_parallel_enja folder (default: under $DEEPKATA_DATA)")
     parser.add_argument("--threads", type=int, nargs="+", default=[2], help="thread counts for the throughput comparison")
     parser.add_argument("--train-threads", type=int, default=2, help="threads for the BLEU trainings")
-    parser.add_argument("--batches", type=int, default=20, help="batches per throughput pass")
+    parser.add_argument("--batches", type=int, default=20, help="batches per throughput pass (at the kata's batch size; as many pairs at other sizes)")
+    parser.add_argument("--max-tokens", type=int, nargs="+", default=None, help="batch sizes (padded target tokens) for the throughput comparison; each model's best is compared (default: the kata's)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the runs one after the other (1) or two side by side (2)")
     parser.add_argument("--resume", action="store_true", help="continue each kata's newest run under --runs instead of starting anew")
@@ -178,12 +180,17 @@ def main() -> None:
     cfg = dataclasses.replace(kata_cfg.transformer, src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab))
     src = [src_vocab.encode(s) for s, _ in corpus.train]
     tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
-    work = list(batches(src, tgt, kata_cfg.max_tokens, torch.Generator().manual_seed(0)))[: args.batches]
     speed = []
-    for n in args.threads:
-        torch.set_num_threads(n)
-        speed.append(throughput(cfg, work, args.repeat))
-    results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed}
+    for max_tokens in args.max_tokens or [kata_cfg.max_tokens]:
+        # the same sentence pairs at every batch size: as many batches as fill the default's budget
+        work = list(batches(src, tgt, max_tokens, torch.Generator().manual_seed(0)))[: max(1, args.batches * kata_cfg.max_tokens // max_tokens)]
+        for n in args.threads:
+            torch.set_num_threads(n)
+            speed.append({"max_tokens": max_tokens} | throughput(cfg, work, args.repeat))
+    best = {name: max(speed, key=lambda r: r["target_tokens_per_s"][name]) for name in ("ours", "torch.nn.Transformer")}
+    results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "throughput": speed,
+                               "best": {name: {"max_tokens": r["max_tokens"], "threads": r["threads"], "target_tokens_per_s": r["target_tokens_per_s"][name]} for name, r in best.items()},
+                               "ours_best_over_torch_best": round(best["ours"]["target_tokens_per_s"]["ours"] / best["torch.nn.Transformer"]["target_tokens_per_s"]["torch.nn.Transformer"], 4)}  # fmt: skip
     if not args.throughput_only:
         calls = [(name, preset, sets, folder, args.runs, args.train_threads, args.resume) for name, preset, sets in katas.values()]
         results |= dict(zip(katas, run_all(run_kata, calls, args.jobs)))

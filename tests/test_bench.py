@@ -162,6 +162,9 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
     "translate.py": ("translate", [
         ("throughput.0.target_tokens_per_s.ours", positive),
         ("throughput.0.ours_over_torch", positive),
+        ("throughput", lambda v: [r["max_tokens"] for r in v] == [256, 512]),
+        ("ours_best_over_torch_best", positive),
+        ("best.ours.max_tokens", lambda v: v in (256, 512)),
         ("translate.status", lambda v: v == "completed"),
         ("translate.metrics.dev/bleu_greedy", finite),
         ("translate_attention_gru.metrics.dev/chrf_beam", finite),
