@@ -17,11 +17,11 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
   search's carry their time, ``alphago-50-5s-l10``) and continues there when run again. The
   ladder gives each pairing's score with its 95% Wilson interval, the Elo difference it implies
   and seconds per move, and under ``ratings`` every entry's Elo from all pairings together,
-  GNU Go level 1 at 0.
+  GNU Go level 1 at 0. ``--direct policy:uct`` adds a pairing of two entries, played the same way.
 
     python bench/alphago.py records --records runs/go-records-9x9
     python bench/alphago.py train --records runs/go-records-9x9 --set alphago-value:games=20000
-    python bench/alphago.py ladder --games 40 --levels 1 10 --entries random uct policy rl value --jobs 2
+    python bench/alphago.py ladder --games 40 --levels 1 10 --entries random uct policy rl value --direct policy:uct --jobs 2
     python bench/alphago.py ladder --games 40 --levels 1 10 --entries alphago-0 alphago-50 alphago-100 --seconds 5
     python bench/alphago.py --smoke --out /tmp/ag     # every section, tiny (CI): 5x5, generated games, one arena game each
 
@@ -54,7 +54,7 @@ from deepkata.go.arena import ArenaSettings, run_arena, summarize
 from deepkata.go.rating import ladder_ratings
 from deepkata.go.referee import GNUGO
 
-SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None, "jobs": 2, "timed_jobs": 2}
+SMOKE = {"games": 1, "levels": [1], "seconds": 0.2, "uct_playouts": 20, "preset": "smoke", "entries": None, "jobs": 2, "timed_jobs": 2, "direct": ["policy:uct"]}
 ENTRIES = ("random", "uct", "policy", "rl", "value", "alphago-0", "alphago-50", "alphago-100")  # alphago-N: λ = N / 100
 
 
@@ -121,57 +121,65 @@ def _entry_command(entry: str, nets: dict[str, str], size: int, seed: int, secon
     return f"{gtp} --player alphago --weights {nets['sl']} --weights {nets['rollout']} --weights {nets['value']} --mix {mix} --seconds {seconds}"
 
 
-def _pairing(entry: str, level: int, seconds: float) -> str:
-    """The pairing's name and folder: ``policy-l10``; a timed entry carries its time, ``alphago-50-5s-l10``."""
+def _name(entry: str, seconds: float) -> str:
+    """An entry's name in the ladder: ``policy``; a timed entry carries its time, ``alphago-50-5s``."""
     if not entry.startswith("alphago"):
-        return f"{entry}-l{level}"
+        return entry
     budget = f"{seconds:g}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"  # no dot: keys are read as paths
-    return f"{entry}-{budget}-l{level}"
+    return f"{entry}-{budget}"
 
 
 def ladder_ratings_section(ladder: dict[str, Any]) -> dict[str, Any]:
     """Every entry's Elo with GNU Go level 1 at 0, from all the pairings played (``ladder_ratings``)."""
     results = {}
-    for key, pairing in ladder.items():
-        if isinstance(pairing, dict) and "level" in pairing and pairing.get("games"):
-            name = key.rsplit("-l", 1)[0]
+    for pairing in ladder.values():
+        if isinstance(pairing, dict) and "a_name" in pairing and pairing.get("games"):
             points = pairing["a_wins"] + pairing["draws"] / 2
-            results[(name, f"gnugo-l{pairing['level']}")] = (points, pairing["a_wins"] + pairing["b_wins"] + pairing["draws"])
+            results[(pairing["a_name"], pairing["b_name"])] = (points, pairing["a_wins"] + pairing["b_wins"] + pairing["draws"])
     anchor = "gnugo-l1"
     if not any(anchor in pair for pair in results):
         return {}
     return {"anchor": anchor, "prior": "one drawn game added to each pairing", "elo": {p: round(r, 1) for p, r in ladder_ratings(results, anchor).items()}}
 
 
-def ladder_section(rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int, jobs: int, timed_jobs: int = 1) -> None:
-    """Play every pairing. Entries whose strength does not depend on time (all but the search)
-    play ``jobs`` pairings at a time; the timed ones then play ``timed_jobs`` at a time, each
-    search on one thread when more than one (its seconds a move are then on one core)."""
+def ladder_section(
+    rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int,
+    jobs: int, timed_jobs: int = 1, direct: list[tuple[str, str]] | None = None,
+) -> None:  # fmt: skip
+    """Play every pairing: each entry against GNU Go at each level, and the ``direct`` pairs of
+    entries against each other. Pairings whose strength does not depend on time (no search in
+    them) play ``jobs`` at a time; the timed ones then play ``timed_jobs`` at a time, each search
+    on one thread when more than one (its seconds a move are then on one core)."""
     if shutil.which(GNUGO) is None:
         raise SystemExit(f"{GNUGO} is missing: apt-get install gnugo")
     lock = threading.Lock()
 
-    def play(entry: str, level: int, threads: int | None = None) -> None:
+    def play(entry: str, opponent: str | int, threads: int | None = None) -> None:
         ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts, threads)
-        theirs = f"{GNUGO} --mode gtp --level {level} --chinese-rules --capture-all-dead"
+        if isinstance(opponent, int):
+            theirs, b_name = f"{GNUGO} --mode gtp --level {opponent} --chinese-rules --capture-all-dead", f"gnugo-l{opponent}"
+            name = f"{_name(entry, seconds)}-l{opponent}"
+        else:
+            theirs, b_name = _entry_command(opponent, nets, size, seed + 1, seconds, uct_playouts, threads), _name(opponent, seconds)
+            name = f"{_name(entry, seconds)}-vs-{b_name}"
         settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
-        name = _pairing(entry, level, seconds)
         folder = rec.out / "alphago-arena" / name
         start = time.perf_counter()
         summary = summarize(run_arena(settings, folder))
-        summary |= {"entry": entry, "level": level, "seconds_a_move": seconds if entry.startswith("alphago") else None, "folder": str(folder),
+        summary |= {"entry": entry, "a_name": _name(entry, seconds), "b_name": b_name, "level": opponent if isinstance(opponent, int) else None,
+                    "seconds_a_move": seconds if "alphago" in name else None, "folder": str(folder),
                     "a": ours, "b": theirs, "wall_s_this_session": round(time.perf_counter() - start, 1), "bench_command": command()}  # fmt: skip
         with lock:  # after each pairing, so finished ones are kept
             rec.update("ladder", {name: summary})
             rec.update("ladder", {"ratings": ladder_ratings_section(rec.results()["ladder"])})
 
-    untimed = [(e, lv) for e in entries if not e.startswith("alphago") for lv in levels]
+    pairings: list[tuple[str, str | int]] = [(e, lv) for e in entries for lv in levels] + list(direct or [])
+    timed = [p for p in pairings if any(isinstance(x, str) and x.startswith("alphago") for x in p)]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(play, e, lv) for e, lv in untimed]:
+        for future in [pool.submit(play, *p) for p in pairings if p not in timed]:
             future.result()
-    timed = [(e, lv) for e in entries if e.startswith("alphago") for lv in levels]
     with ThreadPoolExecutor(max_workers=max(1, timed_jobs)) as pool:
-        for future in [pool.submit(play, e, lv, 1 if timed_jobs > 1 else None) for e, lv in timed]:
+        for future in [pool.submit(play, *p, 1 if timed_jobs > 1 else None) for p in timed]:
             future.result()
 
 
@@ -197,6 +205,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=40, help="games per ladder pairing")
     parser.add_argument("--seconds", type=float, default=5.0, help="AlphaGo search: seconds a move")
     parser.add_argument("--jobs", type=int, default=1, help="ladder pairings played at a time, for the entries whose strength does not depend on time")
+    parser.add_argument("--direct", nargs="+", default=[], metavar="A:B", help="pairs of entries that also play each other, e.g. policy:uct")
     parser.add_argument("--timed-jobs", type=int, default=1, help="the search's pairings played at a time; above 1, each search runs on one thread")
     parser.add_argument("--uct-playouts", type=int, default=10_000, help="the UCT entry's random playouts a move")
     for key in ("sl", "rollout", "value", "rl"):
@@ -224,7 +233,13 @@ def main() -> None:
         from deepkata.go.nets import load_network
 
         size = load_network(find_weights(Path(nets["sl"]), "policy.pt"), "policy").cfg.size  # type: ignore[arg-type,union-attr]
-        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs)
+        direct = []
+        for item in args.direct:
+            a, _, b = item.partition(":")
+            if a not in ENTRIES or b not in ENTRIES or a == b:
+                parser.error(f"--direct {item}: expected A:B, two different entries of {', '.join(ENTRIES)}")
+            direct.append((a, b))
+        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs, direct)
 
 
 if __name__ == "__main__":

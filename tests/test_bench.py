@@ -103,6 +103,8 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("ladder.alphago-50-200ms-l1.games", lambda v: v == 1),  # the search with all three networks played a whole game
         ("ladder.ratings.elo.gnugo-l1", lambda v: v == 0),  # the ladder's anchor
         ("ladder.ratings.elo", lambda v: len(v) == 9),  # the eight entries and GNU Go
+        ("ladder.policy-vs-uct.games", lambda v: v == 1),  # a direct pairing of two entries
+        ("ladder.policy-vs-uct.b_name", lambda v: v == "uct"),
         ("ladder.value-l1.seconds_per_move.A", positive),
     ]),
     "go.py": ("go", [
