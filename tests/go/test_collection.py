@@ -106,4 +106,9 @@ def test_an_interrupted_collection_stops_its_workers(tmp_path: Path) -> None:
         child.join(timeout=10)
     assert not [c for c in multiprocessing.active_children() if c.is_alive()]  # no worker plays on
     assert len(list(tmp_path.glob("m-*/done.json"))) < 4  # and the matches not yet played are not
-    assert json.loads((tmp_path / "collection.json").read_text())["wall_seconds"] > 0  # the time so far is kept
+    summary = json.loads((tmp_path / "collection.json").read_text())
+    assert summary["wall_seconds"] > 0  # the time so far is kept
+    # and what was played is indexed, as at the end of a finished run
+    finished = len(list(tmp_path.glob("m-*/done.json")))
+    assert summary["games"] == len((tmp_path / "index.jsonl").read_text().splitlines()) == 2 * finished >= 2
+    assert summary["settings"]["games"] == 8 and summary["game_seconds"] > 0

@@ -150,10 +150,12 @@ def collect(settings: CollectionSettings, out: Path, *, workers: int = 1, on_mat
                 records.write_json(saved, {**previous, "settings": asdict(settings), "wall_seconds": before_wall + time.perf_counter() - wall})
                 if on_match is not None:
                     on_match(done, finished, len(plan))
-        except BaseException:  # Ctrl-C, an error: stop the workers too, or they would play on (and a rerun beside them)
+        except BaseException as stopped:  # Ctrl-C, an error: stop the workers too, or they would play on (and a rerun beside them)
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(stopped, KeyboardInterrupt):  # stopped on purpose: index what was played, as a finished run does
+                _write_index(settings, out, plan, before_wall + time.perf_counter() - wall, workers)
             raise
         pool.shutdown()
     return _write_index(settings, out, plan, before_wall + time.perf_counter() - wall, workers)
