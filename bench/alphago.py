@@ -29,12 +29,14 @@ The ladder takes the networks of the last ``train`` section unless ``--sl``, ``-
 ``--value`` and ``--rl`` name run folders. Only the search's strength depends on the time it is
 given, so only its pairings must run alone; the others may play ``--jobs`` at a time, and beside
 other work, which slows them but changes no move. ``--timed-jobs 2`` plays two of the search's
-pairings at once, each search on one thread: its seconds a move are then one core's.
+pairings at once, each search on one thread: its seconds a move are then one core's. Two
+ladders may run at once (the record is locked while written), each with ``--engine-threads 1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import sys
@@ -67,11 +69,16 @@ class Record:
         return json.loads(path.read_text())["results"] if path.exists() else {}
 
     def update(self, section: str, value: Any) -> None:
-        results = self.results()
-        results[section] = {**(results.get(section, {}) if section == "ladder" else {}), **value}
-        if section != "ladder":
-            results[section]["bench_command"] = command()
-        record("alphago", results, env=self.env, out_dir=self.out)
+        """Merge ``value`` into the record's ``section``, under a file lock: ladders run in two
+        processes at once (one per core) share the record."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / ".alphago.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            results = self.results()
+            results[section] = {**(results.get(section, {}) if section == "ladder" else {}), **value}
+            if section != "ladder":
+                results[section]["bench_command"] = command()
+            record("alphago", results, env=self.env, out_dir=self.out)
 
 
 def records_section(records: Path | None) -> dict[str, Any]:
@@ -144,7 +151,7 @@ def ladder_ratings_section(ladder: dict[str, Any]) -> dict[str, Any]:
 
 def ladder_section(
     rec: Record, nets: dict[str, str], entries: list[str], levels: list[int], games: int, seconds: float, uct_playouts: int, seed: int, size: int,
-    jobs: int, timed_jobs: int = 1, direct: list[tuple[str, str]] | None = None,
+    jobs: int, timed_jobs: int = 1, direct: list[tuple[str, str]] | None = None, engine_threads: int | None = None,
 ) -> None:  # fmt: skip
     """Play every pairing: each entry against GNU Go at each level, and the ``direct`` pairs of
     entries against each other. Pairings whose strength does not depend on time (no search in
@@ -154,7 +161,7 @@ def ladder_section(
         raise SystemExit(f"{GNUGO} is missing: apt-get install gnugo")
     lock = threading.Lock()
 
-    def play(entry: str, opponent: str | int, threads: int | None = None) -> None:
+    def play(entry: str, opponent: str | int, threads: int | None = engine_threads) -> None:
         ours = _entry_command(entry, nets, size, seed, seconds, uct_playouts, threads)
         if isinstance(opponent, int):
             theirs, b_name = f"{GNUGO} --mode gtp --level {opponent} --chinese-rules --capture-all-dead", f"gnugo-l{opponent}"
@@ -179,7 +186,7 @@ def ladder_section(
         for future in [pool.submit(play, *p) for p in pairings if p not in timed]:
             future.result()
     with ThreadPoolExecutor(max_workers=max(1, timed_jobs)) as pool:
-        for future in [pool.submit(play, *p, 1 if timed_jobs > 1 else None) for p in timed]:
+        for future in [pool.submit(play, *p, engine_threads or (1 if timed_jobs > 1 else None)) for p in timed]:
             future.result()
 
 
@@ -207,6 +214,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="ladder pairings played at a time, for the entries whose strength does not depend on time")
     parser.add_argument("--direct", nargs="+", default=[], metavar="A:B", help="pairs of entries that also play each other, e.g. policy:uct")
     parser.add_argument("--timed-jobs", type=int, default=1, help="the search's pairings played at a time; above 1, each search runs on one thread")
+    parser.add_argument("--engine-threads", type=int, default=None, help="threads of each of our engines (gtp --threads): 1 when another ladder shares the cores")
     parser.add_argument("--uct-playouts", type=int, default=10_000, help="the UCT entry's random playouts a move")
     for key in ("sl", "rollout", "value", "rl"):
         parser.add_argument(f"--{key}", type=Path, default=None, help=f"the {key} network's run folder (default: the train section's)")
@@ -239,7 +247,7 @@ def main() -> None:
             if a not in ENTRIES or b not in ENTRIES or a == b:
                 parser.error(f"--direct {item}: expected A:B, two different entries of {', '.join(ENTRIES)}")
             direct.append((a, b))
-        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs, direct)
+        ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs, direct, args.engine_threads)
 
 
 if __name__ == "__main__":
