@@ -37,7 +37,7 @@ from deepkata.core.records import environment
 from deepkata.core.registry import get_kata
 from deepkata.models.attention import allowed_mask
 from deepkata.nlp.batching import Batch, batches
-from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
+from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, Corpus, read_corpus
 from deepkata.nlp.loss import smoothed_cross_entropy
 from deepkata.nlp.recipes import schedule_for
 from deepkata.nlp.toy import toy_corpus
@@ -113,6 +113,46 @@ def whole_step(model: Transformer, opt: torch.optim.Optimizer, batch: Batch, lab
     return {"gradient clipping": stepped - clipped, "Adam": end - stepped, "step": end - start}
 
 
+def profile(corpus: Corpus, sets: list[str], batches_per_round: int, repeat: int) -> dict[str, Any]:
+    """The step's parts on ``corpus``'s first training batches, at the ``translate`` kata's default
+    sizes with ``sets``, on the threads torch has now: seconds per batch and each part's share."""
+    cfg, _ = runner.prepare(get_kata("translate"), "default", list(sets))
+    vocabs = build_vocabs(corpus.train, cfg.min_freq)
+    model_cfg = dataclasses.replace(cfg.transformer, src_vocab=len(vocabs[0]), tgt_vocab=len(vocabs[1]))
+    schedule = schedule_for("transformer", cfg.max_tokens, cfg.clip)
+    src = [vocabs[0].encode(s) for s, _ in corpus.train]
+    tgt = [vocabs[1].encode(t) for _, t in corpus.train]
+
+    start = time.perf_counter()
+    epoch = list(batches(src, tgt, cfg.max_tokens, torch.Generator().manual_seed(0)))
+    batching = (time.perf_counter() - start) / len(epoch)
+    work = epoch[:batches_per_round]
+    torch.manual_seed(0)
+    model = Transformer(model_cfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=schedule.betas, eps=1e-9)
+    whole_step(model, opt, work[0], schedule.label_smoothing, schedule.clip)  # warm-up
+    rounds: list[dict[str, float]] = []
+    for _ in range(repeat):
+        total: dict[str, float] = {}
+        for b in work:
+            for part in (parts_of_step(model, b, schedule.label_smoothing), whole_step(model, opt, b, schedule.label_smoothing, schedule.clip)):
+                for k, v in part.items():
+                    total[k] = total.get(k, 0.0) + v / len(work)
+        rounds.append(total)
+    per_batch = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    step = per_batch.pop("step")
+    per_batch["making the batches"] = batching
+    per_batch["other: Python, autograd, residuals"] = step + batching - sum(per_batch.values())
+    return {
+        "model": {k: getattr(model_cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout", "src_vocab", "tgt_vocab")},
+        "threads": torch.get_num_threads(), "batches": len(work), "repeat": repeat, "max_tokens": cfg.max_tokens,
+        "target_tokens_per_batch": sum(b.target_tokens for b in work) / len(work),
+        "padded_source_share": 1 - sum(int((~b.src_pad).sum()) for b in work) / sum(b.src.numel() for b in work),
+        "seconds_per_batch": round(step + batching, 4), "target_tokens_per_s": round(sum(b.target_tokens for b in work) / len(work) / (step + batching), 1),
+        "parts": [{"part": k, "seconds_per_batch": round(v, 4), "share": round(v / (step + batching), 4)} for k, v in per_batch.items()],
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="small_parallel_enja folder (default: under $DEEPKATA_DATA)")
@@ -125,42 +165,7 @@ def main() -> None:
     env = environment()
     torch.set_num_threads(args.threads)
     corpus = toy_corpus(0, train=200) if args.smoke else read_corpus(locate(SMALL_PARALLEL_ENJA, args.data))
-    cfg, _ = runner.prepare(get_kata("translate"), "default", list(args.sets))
-    vocabs = build_vocabs(corpus.train, cfg.min_freq)
-    model_cfg = dataclasses.replace(cfg.transformer, src_vocab=len(vocabs[0]), tgt_vocab=len(vocabs[1]))
-    schedule = schedule_for("transformer", cfg.max_tokens, cfg.clip)
-    src = [vocabs[0].encode(s) for s, _ in corpus.train]
-    tgt = [vocabs[1].encode(t) for _, t in corpus.train]
-
-    start = time.perf_counter()
-    epoch = list(batches(src, tgt, cfg.max_tokens, torch.Generator().manual_seed(0)))
-    batching = (time.perf_counter() - start) / len(epoch)
-    work = epoch[: args.batches]
-    torch.manual_seed(0)
-    model = Transformer(model_cfg).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=schedule.betas, eps=1e-9)
-    whole_step(model, opt, work[0], schedule.label_smoothing, schedule.clip)  # warm-up
-    rounds: list[dict[str, float]] = []
-    for _ in range(args.repeat):
-        total: dict[str, float] = {}
-        for b in work:
-            for part in (parts_of_step(model, b, schedule.label_smoothing), whole_step(model, opt, b, schedule.label_smoothing, schedule.clip)):
-                for k, v in part.items():
-                    total[k] = total.get(k, 0.0) + v / len(work)
-        rounds.append(total)
-    per_batch = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    step = per_batch.pop("step")
-    per_batch["making the batches"] = batching
-    per_batch["other: Python, autograd, residuals"] = step + batching - sum(per_batch.values())
-    results = {
-        "model": {k: getattr(model_cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout", "src_vocab", "tgt_vocab")},
-        "threads": torch.get_num_threads(), "batches": len(work), "repeat": args.repeat, "max_tokens": cfg.max_tokens,
-        "target_tokens_per_batch": sum(b.target_tokens for b in work) / len(work),
-        "padded_source_share": 1 - sum(int((~b.src_pad).sum()) for b in work) / sum(b.src.numel() for b in work),
-        "seconds_per_batch": round(step + batching, 4), "target_tokens_per_s": round(sum(b.target_tokens for b in work) / len(work) / (step + batching), 1),
-        "parts": [{"part": k, "seconds_per_batch": round(v, 4), "share": round(v / (step + batching), 4)} for k, v in per_batch.items()],
-    }  # fmt: skip
-    record("translate-profile", results, env=env, out_dir=args.out)
+    record("translate-profile", profile(corpus, args.sets, args.batches, args.repeat), env=env, out_dir=args.out)
 
 
 if __name__ == "__main__":

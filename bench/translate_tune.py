@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _shared import add_options, parse, run_all
-from translate import TINY
+from translate import TINY, newest_run
 
 from deepkata.core import records, runner
 from deepkata.core.benchmark import record
@@ -52,21 +52,10 @@ def trial_sets(model: str, epochs: int, trial: str) -> list[str]:
     return [f"model={model}", f"epochs={epochs}", *extra, "test=false"]
 
 
-def matching_run(runs: Path, preset: str, overrides: dict[str, Any]) -> Path | None:
-    """The newest run of the kata's ``preset`` under ``runs`` with exactly these overrides."""
-    found = []
-    for d in sorted((runs / KATA).glob("*-s0")):
-        if (d / records.CONFIG).is_file():
-            cfg = records.read_json(d / records.CONFIG)
-            if cfg["preset"] == preset and cfg["overrides"] == json.loads(json.dumps(overrides)):
-                found.append(d)
-    return found[-1] if found else None
-
-
 def run_trial(preset: str, sets: list[str], data: Path | None, runs: Path, threads: int, resume: bool) -> dict[str, Any]:
     kata = get_kata(KATA)
     cfg, overrides = runner.prepare(kata, preset, sets)
-    previous = matching_run(runs, preset, overrides) if resume else None
+    previous = newest_run(runs, KATA, preset, overrides) if resume else None
     if previous is not None:
         run_dir, result = runner.finish(previous, quiet=True)
     else:

@@ -169,8 +169,14 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("best.ours.max_tokens", lambda v: v in (256, 512)),
         ("translate.status", lambda v: v == "completed"),
         ("translate.metrics.dev/bleu_greedy", finite),
-        ("translate_attention_gru.metrics.dev/chrf_beam", finite),
+        ("translate.within.test/bleu_beam_within_2_min", finite),  # smoke: a 2-minute budget, test decoded
+        ("translate.within.test/bleu_ja-mecab_beam_within_2_min", finite),
+        ("translate.within.epochs", lambda v: v == 1),
+        ("translate.time_to_bleu.transformer", lambda v: [e["epoch"] for e in v] == [1] and v[0]["minutes"] >= 0),
         ("translate_compare.metrics.transformer/dev/bleu_beam", finite),
+        ("translate_compare.time_to_bleu", lambda v: sorted(v) == ["gru", "gru-additive", "transformer"]),
+        ("profile.parts", lambda v: len(v) == 12 and abs(sum(p["share"] for p in v) - 1) < 0.01),
+        ("targets", lambda v: [t["target"][:10] for t in v] == ["throughput"] and isinstance(v[0]["met"], bool)),
     ]),
     "translate_tune.py": ("translate-tune-gru-additive", [
         ("trials.0.status", lambda v: v == "completed"),

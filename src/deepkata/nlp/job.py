@@ -94,7 +94,7 @@ class TranslationJob:
             self.best = {"bleu": dev.bleu, "epoch": epoch, "weights": {k: v.clone() for k, v in self.model.state_dict().items()}}
         if self.plan.average > 1:
             self.recent = [*self.recent, {k: v.clone() for k, v in self.model.state_dict().items()}][-self.plan.average :]
-        self.ctx.log(epoch, {"train/loss": summary["loss"], "dev/bleu": dev.bleu, "dev/chrf": dev.chrf})
+        self.ctx.log(epoch, {"train/loss": summary["loss"], "train/seconds": summary["seconds"], "dev/bleu": dev.bleu, "dev/chrf": dev.chrf})
 
     def state_dict(self) -> dict[str, Any]:
         return {"trainer": self.trainer.state_dict(), "history": list(self.history), "best": self.best, "recent": list(self.recent)}

@@ -1,8 +1,10 @@
 """Katas ``translate`` (one model) and ``translate-compare`` (the course's comparison).
 
 ``translate`` trains one model — by default the Transformer — on small_parallel_enja (English to
-Japanese), keeps the epoch with the best dev BLEU, scores the test set once with greedy and
-beam search, and saves ``translator.pt`` for ``deepkata translate``.
+Japanese), keeps the epoch with the best dev BLEU (or the average of the last epochs' weights when
+it scores better on dev), scores the test set once with greedy and beam search, and saves
+``translator.pt`` for ``deepkata translate``. The default preset trains for the hour a learner
+has (``minutes=60``: no epoch starts that would end past it); ``full`` trains 40 epochs.
 
 ``translate-compare`` trains the GRU encoder-decoder, the GRU with additive attention and the
 Transformer for the same number of epochs, as the course did (10 epochs), and tabulates
@@ -173,8 +175,8 @@ HOUR = 60.0  # the training budget the report judges against, in minutes
     config=TranslateConfig,
     presets={
         "smoke": {"corpus": "toy", **SMALL, "epochs": 4, "max_tokens": 1024, "lr": 2e-3, "warmup": 100, "toy_train": 2000, "beam": 3},
-        "default": {},
-        "full": {"epochs": 40},
+        "default": {"minutes": HOUR, "epochs": 40, "average": 5},  # the hour a learner has (about 17 epochs on 2 CPU cores)
+        "full": {"epochs": 40, "average": 5},
         "attention-gru": {"model": "gru-additive"},
     },
     expectations=[
