@@ -8,6 +8,8 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
   ``alphago-rl`` from the SL policy and ``alphago-value`` on the RL policy's self-play, as
   AlphaGo did (``--preset``, and ``--set KATA:KEY=VALUE`` for one kata); each run's metrics,
   timings and folder, so the training compute is on record;
+- ``speed``: the search's simulations a second at λ = 0, 0.5 and 1 on one thread, ``--seconds``
+  on each of three positions of the SL policy's play (a fresh tree each);
 - ``ladder``: every entry against GNU Go at each ``--levels`` through the arena, ``--games``
   games a pairing, colours alternating, komi 7, GNU Go as referee of disputed dead stones and
   with ``--capture-all-dead``: random < UCT with random playouts < the policy network alone <
@@ -18,11 +20,15 @@ Sections (run one, or ``all``); each updates its own entry of ``bench/results/al
   ladder gives each pairing's score with its 95% Wilson interval, the Elo difference it implies
   and seconds per move, and under ``ratings`` every entry's Elo from all pairings together,
   GNU Go level 1 at 0. ``--direct policy:uct`` adds a pairing of two entries, played the same way.
+``targets``, rewritten after any section, says which of the issue's targets the record meets,
+with the figure that decides each.
 
     python bench/alphago.py records --records runs/go-records-9x9
     python bench/alphago.py train --records runs/go-records-9x9 --set alphago-value:games=20000
-    python bench/alphago.py ladder --games 40 --levels 1 10 --entries random uct policy rl value --direct policy:uct --jobs 2
-    python bench/alphago.py ladder --games 40 --levels 1 10 --entries alphago-0 alphago-50 alphago-100 --seconds 5
+    python bench/alphago.py speed --seconds 5
+    python bench/alphago.py ladder --games 40 --levels 1 10 --entries random policy rl value uct --direct policy:uct --jobs 2 --engine-threads 1
+    python bench/alphago.py ladder --games 40 --levels 10 1 --entries alphago-0 alphago-50 alphago-100 --seconds 1 --engine-threads 1
+    python bench/alphago.py ladder --games 40 --levels 10 --entries alphago-50 --seconds 5 --engine-threads 1
     python bench/alphago.py --smoke --out /tmp/ag     # every section, tiny (CI): 5x5, generated games, one arena game each
 
 The ladder takes the networks of the last ``train`` section unless ``--sl``, ``--rollout``,
@@ -31,6 +37,8 @@ given, so only its pairings must run alone; the others may play ``--jobs`` at a 
 other work, which slows them but changes no move. ``--timed-jobs 2`` plays two of the search's
 pairings at once, each search on one thread: its seconds a move are then one core's. Two
 ladders may run at once (the record is locked while written), each with ``--engine-threads 1``.
+A pairing continues only with the engine commands it began with, ``--engine-threads`` included:
+the arena refuses a folder that holds a match with other settings.
 """
 
 from __future__ import annotations
@@ -38,7 +46,9 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import re
 import shutil
+import statistics
 import sys
 import threading
 import time
@@ -46,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import torch
 from _shared import add_options, parse
 
 from deepkata.core import runner
@@ -89,7 +100,7 @@ def records_section(records: Path | None) -> dict[str, Any]:
 
     games = read_collection(records)
     return {"collection": str(records), "games": len(games), "train_games": sum(g.split == "train" for g in games),
-            "validation_games": sum(g.split == "validation" for g in games), "settings": summary.get("settings"),
+            "validation_games": sum(g.split == "validation" for g in games), "moves": sum(g.moves for g in games), "settings": summary.get("settings"),
             "game_hours": summary.get("game_seconds", 0) / 3600, "wall_hours": summary.get("wall_seconds", 0) / 3600}  # fmt: skip
 
 
@@ -171,11 +182,14 @@ def ladder_section(
             name = f"{_name(entry, seconds)}-vs-{b_name}"
         settings = ArenaSettings(ours, theirs, games, size, 7.0 if size >= 7 else 3.0, 3 * size * size, 600.0, referee=f"{GNUGO} --mode gtp --chinese-rules")
         folder = rec.out / "alphago-arena" / name
-        start = time.perf_counter()
+        start, before = time.perf_counter(), len(list(folder.glob("game-*.sgf")))
         summary = summarize(run_arena(settings, folder))
         summary |= {"entry": entry, "a_name": _name(entry, seconds), "b_name": b_name, "level": opponent if isinstance(opponent, int) else None,
                     "seconds_a_move": seconds if "alphago" in name else None, "folder": str(folder),
                     "a": ours, "b": theirs, "wall_s_this_session": round(time.perf_counter() - start, 1), "bench_command": command()}  # fmt: skip
+        earlier = rec.results().get("ladder", {}).get(name, {})
+        if before == summary["games"] and earlier.get("games") == before:  # nothing played now: the session that played it stays on record
+            summary |= {k: earlier[k] for k in ("wall_s_this_session", "bench_command") if k in earlier}
         with lock:  # after each pairing, so finished ones are kept
             rec.update("ladder", {name: summary})
             rec.update("ladder", {"ratings": ladder_ratings_section(rec.results()["ladder"])})
@@ -188,6 +202,64 @@ def ladder_section(
     with ThreadPoolExecutor(max_workers=max(1, timed_jobs)) as pool:
         for future in [pool.submit(play, *p, engine_threads or (1 if timed_jobs > 1 else None)) for p in timed]:
             future.result()
+
+
+def speed_section(nets: dict[str, str], seconds: float, moves: tuple[int, ...] = (0, 20, 40)) -> dict[str, Any]:
+    """The search's simulations a second at each λ, on one thread: a fresh tree (no reuse) on the
+    positions after ``moves`` moves of the SL policy against itself, ``seconds`` each."""
+    from deepkata.go.alphago import AlphaGoConfig, AlphaGoPlayer, PolicyPlayer
+    from deepkata.go.board import GoState
+
+    policy = PolicyPlayer.load(Path(nets["sl"]))
+    state, positions = GoState(policy.net.cfg.size, 7.0), []
+    for turn in range(max(moves) + 1):
+        if turn in moves and not state.is_over():
+            positions.append(state.copy())
+        if state.is_over():
+            break
+        state.play(policy.choose(state).action)  # type: ignore[arg-type]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = []
+        for entry in ("alphago-0", "alphago-50", "alphago-100"):
+            mix = int(entry.split("-")[1]) / 100
+            rates = []
+            for position in positions:
+                player = AlphaGoPlayer.load([Path(nets[k]) for k in ("sl", "rollout", "value")], AlphaGoConfig(playouts=None, seconds=seconds, mix=mix))
+                rates.append(player.choose(position, seconds).info["playouts_per_s"])
+            rows.append({"entry": entry, "mix": mix, "simulations_per_s": statistics.fmean(rates), "per_position": rates})
+    finally:
+        torch.set_num_threads(threads)
+    return {"threads": 1, "seconds_a_position": seconds, "after_moves": list(moves[: len(positions)]), "rows": rows}
+
+
+def targets_section(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's four targets, each with the figure that decides it (None while not played)."""
+    ladder = {k: v for k, v in results.get("ladder", {}).items() if isinstance(v, dict) and "a_name" in v}
+    search = [v for v in ladder.values() if v["entry"].startswith("alphago") and v["level"] == 10 and v["seconds_a_move"] <= 5]
+    best = max(search, key=lambda v: v["a_score"], default=None)
+    direct = ladder.get("policy-vs-uct")
+    playouts = f"{int(m.group(1)):,}" if direct and (m := re.search(r"--playouts (\d+)", direct["b"])) else "10,000"
+    speed = results.get("train", {}).get("rollout", {}).get("timings", {}).get("speed/ratio")
+    budgets = {}  # (seconds a move, GNU Go level) -> the mixes λ played there
+    for v in ladder.values():
+        if v["entry"].startswith("alphago") and v["level"] is not None:
+            budgets.setdefault((v["seconds_a_move"], v["level"]), set()).add(v["entry"])
+    ablation = sorted(f"{s:g} s, level {lv}" for (s, lv), mixes in budgets.items() if mixes >= {"alphago-0", "alphago-50", "alphago-100"})
+    return [
+        {"target": "AlphaGo's search at ≤ 5 s a move wins ≥ 50% of 40+ games against GNU Go level 10 (moonshot 70%)",
+         "pairing": best and best["a_name"] + "-l10", "value": best and best["a_score"], "interval": best and best["a_score_95"],
+         "games": best and best["games"], "goal": 0.5, "moonshot": 0.7,
+         "met": best is not None and best["games"] >= 40 and best["a_score"] >= 0.5,
+         "moonshot_met": best is not None and best["games"] >= 40 and best["a_score"] >= 0.7},
+        {"target": f"the policy network alone beats UCT with {playouts} random playouts a move", "pairing": "policy-vs-uct",
+         "value": direct and direct["a_score"], "interval": direct and direct["a_score_95"], "games": direct and direct["games"],
+         "goal": 0.5, "met": direct is not None and direct["a_score"] > 0.5},
+        {"target": "the rollout policy is ≥ 100x faster a move than the policy network", "value": speed, "goal": 100,
+         "met": speed is not None and speed >= 100},
+        {"target": "ablation of λ (0, 0.5, 1) at one time a move against one GNU Go level", "value": ablation, "met": bool(ablation)},
+    ]  # fmt: skip
 
 
 def _nets(rec: Record, args: argparse.Namespace) -> dict[str, str]:
@@ -203,7 +275,7 @@ def _nets(rec: Record, args: argparse.Namespace) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", nargs="?", choices=["records", "train", "ladder", "all"], help="(--smoke: all unless given)")
+    parser.add_argument("section", nargs="?", choices=["records", "train", "speed", "ladder", "all"], help="(--smoke: all unless given)")
     parser.add_argument("--records", type=Path, default=None, help="a deepkata go-records collection (default: generated games)")
     parser.add_argument("--preset", default="default", help="the katas' preset of the train section")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KATA:KEY=VALUE", help="a setting of one kata of the train section (repeatable), e.g. alphago-value:games=20000")
@@ -222,7 +294,7 @@ def main() -> None:
     add_options(parser, runs="runs")
     args = parse(parser, SMOKE)
     if args.section is None and not args.smoke:
-        parser.error("choose a section: records, train, ladder or all")
+        parser.error("choose a section: records, train, speed, ladder or all")
     args.section = args.section or "all"
     rec = Record(args.out)
     if args.section in ("records", "all"):
@@ -235,6 +307,8 @@ def main() -> None:
                 parser.error(f"--set {item}: expected KATA:KEY=VALUE with KATA one of alphago-sl, alphago-rollout, alphago-rl, alphago-value")
             sets.setdefault(kata, []).append(assignment)
         rec.update("train", train_section(args.preset, args.seed, args.runs, args.records, sets))
+    if args.section in ("speed", "all"):
+        rec.update("speed", speed_section(_nets(rec, args), args.seconds))
     if args.section in ("ladder", "all"):
         nets = _nets(rec, args)
         from deepkata.go.alphago import find_weights
@@ -248,6 +322,7 @@ def main() -> None:
                 parser.error(f"--direct {item}: expected A:B, two different entries of {', '.join(ENTRIES)}")
             direct.append((a, b))
         ladder_section(rec, nets, list(args.entries or ENTRIES), args.levels, args.games, args.seconds, args.uct_playouts, args.seed, size, args.jobs, args.timed_jobs, direct, args.engine_threads)
+    rec.update("targets", {"rows": targets_section(rec.results())})
 
 
 if __name__ == "__main__":

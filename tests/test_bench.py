@@ -99,6 +99,8 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("train.value.metrics.val/mse", finite),
         ("train.rl.metrics.eval/score", finite),
         ("train.cpu_hours", positive),
+        ("speed.rows", lambda v: [r["entry"] for r in v] == ["alphago-0", "alphago-50", "alphago-100"]
+                                 and all(r["simulations_per_s"] > 0 for r in v)),  # the search's speed at each λ
         ("ladder.random-l1.games", lambda v: v == 1),
         ("ladder.alphago-50-200ms-l1.games", lambda v: v == 1),  # the search with all three networks played a whole game
         ("ladder.ratings.elo.gnugo-l1", lambda v: v == 0),  # the ladder's anchor
@@ -106,6 +108,10 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("ladder.policy-vs-uct.games", lambda v: v == 1),  # a direct pairing of two entries
         ("ladder.policy-vs-uct.b_name", lambda v: v == "uct"),
         ("ladder.value-l1.seconds_per_move.A", positive),
+        ("targets.rows", lambda v: len(v) == 4 and all(isinstance(t["met"], bool) for t in v)),
+        ("targets.rows.0.value", lambda v: v is None),  # smoke plays GNU Go level 1 only: the level-10 target is not decided
+        ("targets.rows.1.games", lambda v: v == 1),  # the policy against UCT, from its direct pairing
+        ("targets.rows.3.value", lambda v: v == ["0.2 s, level 1"]),  # the three mixes at one budget
     ]),
     "go.py": ("go", [
         ("speed.playouts_per_s_empty_board", positive),

@@ -129,3 +129,25 @@ def test_the_value_player_takes_the_move_whose_position_the_network_likes_best(t
         with torch.no_grad():
             values[int(action)] = -float(net(torch.from_numpy(planes(child))[None]))
     assert decision.action == max(values, key=values.get) and abs(decision.info["value"] - max(values.values())) < 1e-6
+
+
+def test_the_value_player_scores_each_position_for_the_side_that_moved_into_it() -> None:
+    """A value network that counts material for the player to move: the value player must take
+    the two stones in atari, the move that leaves its opponent worst off, and never hand them a
+    position the network rates well for them."""
+    from deepkata.go.alphago import ValuePlayer
+    from deepkata.go.nets import ValueNet
+
+    class Material(ValueNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(0.1 * (x[:, 0].sum((1, 2)) - x[:, 1].sum((1, 2))))
+
+    state = GoState(5)
+    state.setup([1, 2, 5, 8, 11], [6, 7, 23], to_play=0)  # White's 6-7 in atari; the capture is at 12
+    for to_play, capture in ((0, 12), (1, None)):
+        state.set_to_play(to_play)
+        decision = ValuePlayer(Material(GoNetConfig(size=5, filters=4, layers=2, hidden=8))).choose(state)
+        if capture is not None:
+            assert decision.action == capture and decision.info["value"] == pytest.approx(np.tanh(0.1 * (6 - 1)))  # 6 stones against 1
+        else:  # no capture for White: any move leaves it 4 stones against 5
+            assert decision.info["value"] == pytest.approx(np.tanh(0.1 * (4 - 5)))

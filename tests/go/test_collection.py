@@ -58,7 +58,7 @@ def test_a_collection_is_played_indexed_resumed_and_read(tmp_path: Path) -> None
     assert [g.split for g in games] == ["train", "train", "validation"]
     for g in games:
         sgf = read_sgf(g.path)
-        assert sgf.size == 9 and sgf.komi == 7 and len(sgf.moves) > 20
+        assert sgf.size == 9 and sgf.komi == 7 and len(sgf.moves) > 20 and g.moves == len(sgf.moves)
         assert g.winner in ("black", "white") and sgf.result[0] == g.winner[0].upper()
         assert g.black_level == g.white_level == 0 and g.reason == "score" and g.played_out
     first = (tmp_path / "m-00001" / "game-0001.sgf").read_text()

@@ -214,6 +214,7 @@ class CollectedGame:
     white_level: int
     winner: str | None  # "black", "white", or None (a draw, or a disputed game)
     reason: str = "score"  # how the game ended (the arena's reasons: score, resign, timeout, crash...)
+    moves: int = 0  # moves played, passes included
 
     @property
     def played_out(self) -> bool:
@@ -232,4 +233,4 @@ def read_collection(out: Path) -> list[CollectedGame]:
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"{saved}: expected the settings of a go-records collection ({type(e).__name__}: {e})") from None
     lines, _ = _listed(out, match_plan(settings))
-    return [CollectedGame(out / g["sgf"], g["split"], g["black_level"], g["white_level"], g["winner"], g["reason"]) for g in lines]
+    return [CollectedGame(out / g["sgf"], g["split"], g["black_level"], g["white_level"], g["winner"], g["reason"], g.get("moves", 0)) for g in lines]
