@@ -170,7 +170,9 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
     "translate.py": ("translate", [
         ("throughput.0.target_tokens_per_s.ours", positive),
         ("throughput.0.ours_over_torch", positive),
-        ("throughput", lambda v: [r["max_tokens"] for r in v] == [256, 512]),
+        ("throughput", lambda v: [(r["max_tokens"], r["precision"]) for r in v] == [(256, "fp32"), (256, "bf16"), (512, "fp32"), (512, "bf16")]),
+        ("best.ours.precision", lambda v: v in ("fp32", "bf16")),
+        ("translate.precision", lambda v: v == "fp32"),
         ("ours_best_over_torch_best", positive),
         ("best.ours.max_tokens", lambda v: v in (256, 512)),
         ("translate.status", lambda v: v == "completed"),

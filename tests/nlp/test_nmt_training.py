@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from deepkata.nlp.batching import make_batch
+from deepkata.nlp.job import planned_epochs
 from deepkata.nlp.katas.translate import within_budget
 from deepkata.nlp.recipes import schedule_for
 from deepkata.nlp.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -42,6 +43,35 @@ def test_the_learning_rate_decays_per_epoch_after_decay_after():
     w = Schedule(lr=1e-3, warmup=100, decay=0.5, decay_after=1)
     assert w.lr_at(400, 3) == pytest.approx(5e-4 / 4)
     assert Schedule(lr=1e-3, warmup=100).lr_at(400, 9) == Schedule(lr=1e-3, warmup=100).lr_at(400)  # no decay by default
+
+
+def test_annealing_scales_the_rate_by_the_share_of_training_still_ahead():
+    s = Schedule(lr=1e-3, warmup=100, anneal=True)
+    assert s.lr_at(400, 3, 0.25) == pytest.approx(5e-4 * 0.25)
+    assert s.lr_at(400, 3, 0.0) == 0.0
+    assert Schedule(lr=1e-3, warmup=100).lr_at(400, 3, 0.25) == pytest.approx(5e-4)  # no anneal: ignored
+
+
+def test_an_annealed_budget_plans_the_epochs_the_first_one_says_fit():
+    assert planned_epochs(40, None, 300.0) == 40
+    assert planned_epochs(40, 12, 300.0) == 2  # 12 minutes hold two 5-minute epochs, not a third
+    assert planned_epochs(40, 15, 300.0) == 3
+    assert planned_epochs(40, 4, 300.0) == 1  # at least the epoch already done
+    assert planned_epochs(3, 600, 60.0) == 3  # never more than the epochs asked for
+
+
+def test_the_trainer_anneals_linearly_to_zero_over_the_planned_epochs():
+    torch.manual_seed(0)
+    src, tgt = [[4 + (k % 9), 5] for k in range(40)], [[7, 4 + (k % 5)] for k in range(40)]
+    trainer = Trainer(tiny_transformer(), Schedule(lr=1e-3, warmup=0, max_tokens=24, anneal=True), src, tgt, seed=0)
+    trainer.planned = 2
+    rates = []
+    while trainer.epoch < 2:
+        trainer.train_batch()
+        rates.append(trainer.opt.param_groups[0]["lr"])
+    n = len(trainer.epoch_batches())  # every epoch has as many batches here (equal lengths)
+    assert len(rates) == 2 * n and n > 2
+    assert rates == pytest.approx([1e-3 * (1 - k / (2 * n)) for k in range(2 * n)])  # the last step: 1/(2n) of the peak
 
 
 def test_a_recipe_takes_only_the_overrides_given():
@@ -91,13 +121,15 @@ def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
 
     def fresh() -> Trainer:
         torch.manual_seed(0)
-        return Trainer(tiny_transformer(dropout=0.2), Schedule(lr=1e-3, warmup=5, max_tokens=60), src, tgt, seed=3)
+        return Trainer(tiny_transformer(dropout=0.2), Schedule(lr=1e-3, warmup=5, max_tokens=60, anneal=True), src, tgt, seed=3)
 
     whole = fresh()
+    whole.planned = 3  # annealing over three epochs; the resumed trainer learns it from the state
     while whole.epoch < 2:
         whole.train_batch()
 
     cut = fresh()
+    cut.planned = 3
     while (cut.epoch, cut.batch_in_epoch) != (1, 4):
         cut.train_batch()
     saved, rng = cut.state_dict(), torch.get_rng_state()  # what the engine checkpoints
@@ -108,7 +140,7 @@ def test_an_epoch_interrupted_mid_way_resumes_to_the_same_weights():
         resumed.train_batch()
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
-    assert resumed.step == whole.step and resumed.epoch == 2
+    assert resumed.step == whole.step and resumed.epoch == 2 and resumed.planned == 3
 
 
 def test_the_hour_budget_counts_training_seconds_up_to_the_last_epoch_inside_it():

@@ -226,5 +226,37 @@ def test_a_time_budget_stops_before_an_epoch_that_would_not_fit(tmp_path, monkey
     res = tiny_run(tmp_path, sets=["epochs=10", "minutes=12"])  # 10 batches an epoch: 5 minutes each
     assert res.result["metrics"]["epochs"] == 2  # a third epoch would end at 15 minutes
     assert len(logged(res.dir)) == 2
-    assert "trained 2 epochs (all a 12-minute budget left room for)" in (res.dir / "report.md").read_text()
+    report = (res.dir / "report.md").read_text()
+    assert "trained 2 epochs (all a 12-minute budget left room for)" in report
+    assert "Training took 10 min on 1 thread(s), dev decoding excluded." in report  # no word of an hour it never reached
     assert tiny_run(tmp_path / "all", sets=["epochs=2", "minutes=500"]).result["metrics"]["epochs"] == 2
+
+
+def test_an_annealed_run_plans_its_epochs_from_the_budget_and_the_first_epoch(tmp_path, monkeypatch):
+    import types
+
+    import deepkata.nlp.train as train_mod
+
+    clock = {"now": 0.0}
+
+    def fake_counter() -> float:  # each batch takes 30 s: 10 batches, 5 minutes an epoch
+        clock["now"] += 30.0
+        return clock["now"]
+
+    shares: list[float] = []
+    original = train_mod.Schedule.lr_at
+
+    def spy(self, step, epoch=1, remaining=1.0):
+        shares.append(remaining)
+        return original(self, step, epoch, remaining)
+
+    monkeypatch.setattr(train_mod, "time", types.SimpleNamespace(perf_counter=fake_counter))
+    monkeypatch.setattr(train_mod.Schedule, "lr_at", spy)
+    res = tiny_run(tmp_path, sets=["epochs=10", "minutes=14", "anneal=true"])
+    # the first epoch runs at the full schedule; it says two epochs fit, and the second anneals to 0
+    assert res.result["metrics"]["epochs"] == 2
+    assert shares[1:] == pytest.approx([1.0] * 10 + [1 - (10 + k) / 20 for k in range(10)])  # [0]: Adam's initial rate
+    shares.clear()
+    assert tiny_run(tmp_path / "all", sets=["epochs=2", "minutes=none", "anneal=true"]).result["metrics"]["epochs"] == 2
+    assert shares[1:] == pytest.approx([1 - k / 20 for k in range(20)])  # no budget: every epoch planned from the start
+

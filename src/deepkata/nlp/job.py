@@ -3,7 +3,9 @@
 A step is one batch (:meth:`~deepkata.nlp.train.Trainer.train_batch`), so the engine may
 checkpoint in the middle of an epoch. After each epoch the dev set is decoded greedily and the
 weights of the best epoch so far (by dev BLEU) are kept. With a budget (``Plan.minutes``) the job
-ends after the last epoch that leaves room for another as long within it. With ``Plan.average`` k > 1 the last k
+ends after the last epoch that leaves room for another as long within it. A schedule that
+anneals plans its epochs (:func:`planned_epochs`): all of them, or under a budget those that
+the first epoch's time says fit, and ends with the last of them. With ``Plan.average`` k > 1 the last k
 epochs' weights are kept too, and at the end their average (Vaswani et al. averaged the last
 checkpoints) replaces the best epoch's when it scores better on dev. Once the last epoch is done,
 :meth:`TranslationJob.result` puts the best weights back and decodes dev, and test unless the
@@ -13,6 +15,7 @@ epochs, the best epoch and its weights (for the saved translator and the report'
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,14 @@ class Plan:
     minutes: float | None = None  # a training-time budget: no epoch starts that would end past it
 
 
+def planned_epochs(epochs: int, minutes: float | None, first_epoch_seconds: float) -> int:
+    """The epochs an annealed schedule spans: ``epochs``, or fewer when a budget of ``minutes``
+    holds only so many epochs as long as the first (at least one)."""
+    if minutes is None:
+        return epochs
+    return max(1, min(epochs, math.floor(minutes * 60 / max(first_epoch_seconds, 1e-9))))
+
+
 class TranslationJob:
     """The model of ``plan`` trained on ``corpus`` on the run's device; see the module docstring."""
 
@@ -58,6 +69,8 @@ class TranslationJob:
         self.recent: list[dict[str, Any]] = []  # the last plan.average epochs' weights, when averaging
         self.device = ctx.device
         self.total = plan.epochs
+        if plan.schedule.anneal and plan.minutes is None:
+            self.trainer.planned = plan.epochs  # under a budget: known after the first epoch
 
     @property
     def progress(self) -> float:
@@ -67,7 +80,8 @@ class TranslationJob:
 
     @property
     def done(self) -> bool:
-        return self.trainer.epoch >= self.plan.epochs or self.out_of_time
+        planned = self.trainer.planned
+        return self.trainer.epoch >= self.plan.epochs or (planned is not None and self.trainer.epoch >= planned) or self.out_of_time
 
     @property
     def out_of_time(self) -> bool:
@@ -88,6 +102,8 @@ class TranslationJob:
         with self.ctx.autocast():
             dev, _ = evaluate(self.model, self.vocabs, self.corpus.dev, "greedy", 1, 0.0)
         epoch = self.trainer.epoch
+        if self.plan.schedule.anneal and self.trainer.planned is None:
+            self.trainer.planned = planned_epochs(self.plan.epochs, self.plan.minutes, summary["seconds"])
         self.history.append({"epoch": epoch, "loss": summary["loss"], "dev_bleu": dev.bleu, "dev_chrf": dev.chrf,
                              "seconds": summary["seconds"], "tokens_per_s": summary["tokens_per_s"]})  # fmt: skip
         if self.best is None or dev.bleu > self.best["bleu"]:

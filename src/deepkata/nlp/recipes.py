@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from deepkata.nlp.train import Schedule
 
-RECIPES: dict[str, dict[str, float]] = {
+RECIPES: dict[str, dict[str, float | bool]] = {
     "transformer": {"lr": 1e-3, "warmup": 400, "label_smoothing": 0.1},
     "gru": {"lr": 1e-3, "warmup": 0, "label_smoothing": 0.0},
     "gru-additive": {"lr": 1e-3, "warmup": 0, "label_smoothing": 0.0},
@@ -18,7 +18,7 @@ RECIPES: dict[str, dict[str, float]] = {
 }
 
 
-def schedule_for(model: str, max_tokens: int, clip: float, **overrides: float | None) -> Schedule:
-    """``model``'s recipe with the ``overrides`` that are not None (lr, warmup, label_smoothing, ...)."""
+def schedule_for(model: str, max_tokens: int, clip: float, **overrides: float | bool | None) -> Schedule:
+    """``model``'s recipe with the ``overrides`` that are not None (lr, warmup, label_smoothing, anneal, ...)."""
     recipe = RECIPES[model] | {k: v for k, v in overrides.items() if v is not None}
     return Schedule(**recipe, clip=clip, max_tokens=max_tokens)  # type: ignore[arg-type]

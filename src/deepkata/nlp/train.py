@@ -3,10 +3,15 @@
     loss = cross-entropy with label smoothing eps over the non-<pad> target tokens
     lr(step) = lr_max min(step / warmup, sqrt(warmup / step))     (warmup 0: constant lr_max)
              x decay^max(0, epoch - decay_after)                    (epoch counted from 1)
+             x (1 - progress / planned)                             (anneal: to 0 at the planned end)
 
 The inverse-square-root schedule is Vaswani et al.'s, written with its peak lr_max reached at
 step ``warmup``; the per-epoch decay after ``decay_after`` epochs is the recurrent models' usual
-end of training (Luong et al. 2015 halve the rate each epoch after the fifth).
+end of training (Luong et al. 2015 halve the rate each epoch after the fifth). ``anneal`` lets
+the rate fall linearly to 0 over the epochs the training plans (``Trainer.planned``), progress
+counted in epochs with the batches of the current one: under a time budget, training that ends
+at a learning rate near 0 scores better than one stopped midway down the schedule (Li, Yumer and
+Ramanan, "Budgeted training", ICLR 2020).
 
 Training advances one batch at a time. Each epoch's batches come from a generator seeded by
 (seed, epoch), so an epoch interrupted after k batches resumes by rebuilding the same batches
@@ -41,11 +46,14 @@ class Schedule:
     betas: tuple[float, float] = (0.9, 0.98)
     decay: float = 1.0  # factor per epoch after decay_after epochs; 1 keeps the schedule as it is
     decay_after: int = 0
+    anneal: bool = False  # times the share of the planned training still ahead: linearly to 0
 
-    def lr_at(self, step: int, epoch: int = 1) -> float:
-        """The learning rate of optimizer step ``step`` (from 1), taken in epoch ``epoch`` (from 1)."""
+    def lr_at(self, step: int, epoch: int = 1, remaining: float = 1.0) -> float:
+        """The learning rate of optimizer step ``step`` (from 1), taken in epoch ``epoch`` (from 1)
+        with the share ``remaining`` of the planned training ahead of it (used when annealing)."""
         lr = self.lr if self.warmup == 0 else self.lr * min(step / self.warmup, math.sqrt(self.warmup / step))
-        return lr * self.decay ** max(0, epoch - self.decay_after)
+        lr *= self.decay ** max(0, epoch - self.decay_after)
+        return lr * remaining if self.anneal else lr
 
 
 def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
@@ -78,6 +86,7 @@ class Trainer:
         self.batch_in_epoch = 0  # batches of the current epoch already taken
         self.epoch_loss = [0.0, 0]  # sum of token losses, tokens, in the current epoch
         self.epoch_seconds = 0.0  # training time in the current epoch
+        self.planned: int | None = None  # epochs the anneal spans; None: not known yet (no anneal)
         self._batches: tuple[int, list[Batch]] | None = None  # (epoch, its batches)
 
     def epoch_batches(self) -> list[Batch]:
@@ -95,8 +104,9 @@ class Trainer:
         batch = todo[self.batch_in_epoch].to(self.device)
         self.model.train()
         self.step += 1
+        remaining = 1.0 if self.planned is None else max(0.0, 1.0 - (self.epoch + self.batch_in_epoch / len(todo)) / self.planned)
         for group in self.opt.param_groups:
-            group["lr"] = self.schedule.lr_at(self.step, self.epoch + 1)
+            group["lr"] = self.schedule.lr_at(self.step, self.epoch + 1, remaining)
         with autocast(self.device, self.precision):
             loss = batch_loss(self.model, batch, self.schedule.label_smoothing)
         if not torch.isfinite(loss):
@@ -123,6 +133,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step, "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch, "epoch_loss": list(self.epoch_loss), "epoch_seconds": self.epoch_seconds,
+            "planned": self.planned,
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -131,3 +142,4 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         self.epoch_loss = list(state["epoch_loss"])
         self.epoch_seconds = float(state["epoch_seconds"])
+        self.planned = state.get("planned")  # absent from checkpoints before annealing

@@ -63,6 +63,7 @@ class TranslateConfig(KataConfig):
     label_smoothing: float | None = param(None, "label smoothing; none: the recipe", ge=0, lt=1)
     lr_decay: float | None = param(None, "factor of the learning rate per epoch after decay_after epochs; none: the recipe (1: none)", gt=0, le=1)
     decay_after: int | None = param(None, "epochs at the full schedule before lr_decay applies; none: the recipe", ge=0)
+    anneal: bool | None = param(None, "the learning rate falls linearly to 0 over the planned epochs: all of them, or under minutes those the first epoch's time says fit; none: the recipe")
     clip: float = param(1.0, "maximum global gradient norm; 0 turns clipping off", ge=0)
     min_freq: int = param(2, "a token enters the vocabulary after this many training occurrences", gt=0)
     average: int = param(1, "also try the average of the last this many epochs' weights, kept when it scores better on dev than the best epoch (1: off)", ge=1, le=20)
@@ -85,7 +86,8 @@ class TranslateConfig(KataConfig):
 
 def _plan(cfg: TranslateConfig, name: str, vocabs: tuple[Vocab, Vocab]) -> Plan:
     schedule = schedule_for(
-        name, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after
+        name, cfg.max_tokens, cfg.clip, lr=cfg.lr, warmup=cfg.warmup, label_smoothing=cfg.label_smoothing, decay=cfg.lr_decay, decay_after=cfg.decay_after,
+        anneal=cfg.anneal,
     )  # fmt: skip
     return Plan(name=name, model=cfg.model_config(name, vocabs), schedule=schedule, epochs=cfg.epochs, beam=cfg.beam, alpha=cfg.alpha, test=cfg.test,
                 average=cfg.average, minutes=cfg.minutes)  # fmt: skip
@@ -219,8 +221,11 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
         f"{row[f'{split} BLEU greedy']} greedy"
         + (f" (chrF {row['test chrF beam']})" if cfg.test else " (test not decoded)")
         + f", {row['seconds per epoch']} s per epoch. Training took {minutes:.0f} min on "
-        f"{torch.get_num_threads()} thread(s), dev decoding excluded; "
-        + (f"after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}." if bleu_in_hour is not None else f"no epoch ended within {HOUR:.0f} min.")
+        f"{torch.get_num_threads()} thread(s)" + (" under bf16 autocast" if run.precision == "bf16" else "") + ", dev decoding excluded"
+        + (  # the hour a learner has, when training ran past it
+            "." if minutes <= HOUR else f"; after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}." if bleu_in_hour is not None
+            else f"; no epoch ended within {HOUR:.0f} min."
+        )
     )
     sections = [("Scores", table + "\n\n" + _signatures(job)), (f"Examples from the {split} set", _examples(model, vocabs, corpus, cfg, run))]
     timings = {
