@@ -100,11 +100,13 @@ def test_an_interrupted_collection_stops_its_workers(tmp_path: Path) -> None:
     def stop(done: dict, finished: int, total: int) -> None:
         raise KeyboardInterrupt  # as Ctrl-C does, after the first match
 
+    before = set(multiprocessing.active_children())  # an earlier test's idle pool may still be up
     with pytest.raises(KeyboardInterrupt):
         collect(CollectionSettings(games=8, levels=(0, 0)), tmp_path, workers=2, on_match=stop)
-    for child in multiprocessing.active_children():
+    workers = [c for c in multiprocessing.active_children() if c not in before]
+    for child in workers:
         child.join(timeout=10)
-    assert not [c for c in multiprocessing.active_children() if c.is_alive()]  # no worker plays on
+    assert not [c for c in workers if c.is_alive()]  # no worker plays on
     assert len(list(tmp_path.glob("m-*/done.json"))) < 4  # and the matches not yet played are not
     summary = json.loads((tmp_path / "collection.json").read_text())
     assert summary["wall_seconds"] > 0  # the time so far is kept
