@@ -27,9 +27,9 @@ takes). ``--resume`` continues each run's newest folder under ``--runs`` from it
 checkpoint (or takes it as it is when it finished), so an interrupted benchmark loses at most a
 few minutes. The profile and the throughput comparison always run first, alone.
 ``--train-precision bf16`` trains the BLEU runs under bf16 autocast (``deepkata run ...
---precision bf16``), ``--only`` runs some of them, and ``--name`` records elsewhere than
-``translate.json``: a run made by hand with the same settings is taken as it is under
-``--resume``.
+--precision bf16``), and ``--only`` runs some of them into a record of their own, named by
+``--name`` (never ``translate.json``); a run made by hand with the same settings is taken as it
+is under ``--resume``.
 """
 
 from __future__ import annotations
@@ -234,13 +234,16 @@ def main() -> None:
     add_options(parser, runs="runs/bench-translate")
     args = parse(parser, SMOKE)
     env = environment()
-    katas = SMOKE_KATAS if args.smoke else {k: v for k, v in KATAS.items() if args.only is None or k in args.only}
+    if args.only and args.name == "translate" and not args.smoke:
+        parser.error("--only records part of the benchmark: give it a --name of its own, not translate.json's")
+    every = SMOKE_KATAS if args.smoke else KATAS
+    katas = {k: v for k, v in every.items() if args.smoke or args.only is None or k in args.only}
     if args.smoke:
         folder, corpus = None, toy_corpus(0, train=200)
     else:
         folder = locate(SMALL_PARALLEL_ENJA, args.data)
         corpus = read_corpus(folder)
-    kata_cfg, _ = runner.prepare(get_kata("translate"), *(SMOKE_KATAS if args.smoke else KATAS)["translate"][1:])  # the default sizes
+    kata_cfg, _ = runner.prepare(get_kata("translate"), *every["translate"][1:])  # the sizes of the profile and the throughput
     torch.set_num_threads(args.train_threads)
     profiled = profile(corpus, SMOKE_PROFILE if args.smoke else [], args.batches, args.repeat)
     src_vocab, tgt_vocab = build_vocabs(corpus.train, kata_cfg.min_freq)

@@ -133,6 +133,15 @@ def _examples(model: torch.nn.Module, vocabs: tuple[Vocab, Vocab], corpus: Corpu
     return markdown_table([{"source": " ".join(s), "reference": " ".join(t), "translation (beam)": " ".join(h)} for (s, t), h in zip(pairs, hyps)])
 
 
+def _hour_text(minutes: float, bleu_in_hour: float | None) -> str:
+    """The end of the summary: the dev BLEU after the hour a learner has, when training ran past it."""
+    if minutes <= HOUR:
+        return "."
+    if bleu_in_hour is None:
+        return f"; no epoch ended within {HOUR:.0f} min."
+    return f"; after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}."
+
+
 def _epochs_text(cfg: TranslateConfig, job: dict[str, Any]) -> str:
     """``20 epochs``, or ``14 epochs (all a 60-minute budget left room for)``."""
     done = len(job["history"])
@@ -222,10 +231,7 @@ def run(cfg: TranslateConfig, run: Run) -> Outcome:
         + (f" (chrF {row['test chrF beam']})" if cfg.test else " (test not decoded)")
         + f", {row['seconds per epoch']} s per epoch. Training took {minutes:.0f} min on "
         f"{torch.get_num_threads()} thread(s)" + (" under bf16 autocast" if run.precision == "bf16" else "") + ", dev decoding excluded"
-        + (  # the hour a learner has, when training ran past it
-            "." if minutes <= HOUR else f"; after {HOUR:.0f} min the dev BLEU (greedy) was {bleu_in_hour:.1f}." if bleu_in_hour is not None
-            else f"; no epoch ended within {HOUR:.0f} min."
-        )
+        + _hour_text(minutes, bleu_in_hour)
     )
     sections = [("Scores", table + "\n\n" + _signatures(job)), (f"Examples from the {split} set", _examples(model, vocabs, corpus, cfg, run))]
     timings = {
