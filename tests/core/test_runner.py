@@ -6,6 +6,7 @@ import pytest
 
 from deepkata.core import records, runner
 from deepkata.core.errors import UserError
+from deepkata.core.report import to_html
 
 
 def run_toy(kata, tmp_path, preset="smoke", sets=(), seed=0, **kwargs):
@@ -43,6 +44,11 @@ def test_a_run_leaves_a_complete_record(toy_kata, tmp_path):
     page = (res.dir / "report.html").read_text()
     assert "<table>" in page and '<td class="unmet">not met</td>' in page and '<td class="met">met</td>' in page
     assert not any(0x2600 <= ord(c) <= 0x27BF or ord(c) >= 0x1F300 for c in page)  # no emoji: boxes without the font
+
+
+def test_angle_brackets_in_a_report_are_shown_not_taken_for_tags():
+    page = to_html("| model | test <unk> beam |\n|---|---|\n| GRU | 37 |\n\nthe <b>tag</b> stays text", title="t")
+    assert "<th>test &lt;unk&gt; beam</th>" in page and "&lt;b&gt;tag&lt;/b&gt;" in page
 
 
 def test_overrides_are_recorded_and_reported(toy_kata, tmp_path):

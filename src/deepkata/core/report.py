@@ -17,9 +17,12 @@ from deepkata.core import config as config_mod
 
 
 def fmt(value: Any) -> str:
-    """A value for a table: ints whole, floats to 4 significant digits, None as a dash."""
+    """A value for a table: ints whole, floats to 4 significant digits, None as a dash, a list as
+    ``--set`` takes it (``gru,gru-additive``)."""
     if value is None:
         return "—"
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return ",".join(fmt(v) for v in value) if value else "(empty)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -158,7 +161,7 @@ td.unmet { color: #a40e26; background: #ffebe9; font-weight: 600; white-space: n
 
 
 def to_html(markdown: str, *, title: str) -> str:
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)  # a "<unk>" in a table is text, not a tag
     for word, css in ((_MET, "met"), (_UNMET, "unmet"), ("**yes**", "met"), ("**no**", "unmet")):
         plain = word.strip("*")
         body = body.replace(f"<td><strong>{plain}</strong></td>", f'<td class="{css}">{plain}</td>')
