@@ -10,22 +10,27 @@ BLEU against training time for every model.
    of each model's best setting.
 3. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer,
    an hour of training), the same for 40 minutes, and ``translate-compare`` with an hour for each
-   of the GRU, the attention-GRU and the Transformer. Each run's dev and test sacreBLEU (greedy
-   and beam 5, tokenized and ``ja-mecab``), chrF and ``<unk>`` count; the test scores under keys
-   that name the budget (``test/bleu_beam_within_60_min``); the dev BLEU after each epoch against
-   the training minutes spent (``time_to_bleu``), and the issue's targets, met or not.
+   of the GRU and the attention-GRU. Each run's dev and test sacreBLEU (greedy and beam 5,
+   tokenized and ``ja-mecab``), chrF and ``<unk>`` count; the test scores under keys that name
+   the budget (``test/bleu_beam_within_60_min``); the dev BLEU after each epoch against the
+   training minutes spent (``time_to_bleu``), and the issue's targets, met or not. The
+   comparison's curves, with the Transformer's hour from the ``translate`` run (or, under
+   ``--only``, from ``translate.json`` at the same precision), are drawn on one figure,
+   ``NAME-time.png`` beside the record: which model to train for the time you have.
 
     DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
     DEEPKATA_DATA=../shared/data python bench/translate.py --resume         # after an interruption
     DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2 --max-tokens 2048 4096 8192
     DEEPKATA_DATA=../shared/data python bench/translate.py --train-precision bf16 --only translate_40_min --runs runs/bf16 --resume --name translate-bf16
+    DEEPKATA_DATA=../shared/data python bench/translate.py --only translate_compare --resume --no-speed --name translate-compare-hour
     python bench/translate.py --smoke --out /tmp/tr     # the generated toy task, tiny models, one epoch (CI)
 
 The trainings take hours on a CPU, and their minutes are the measure: run them alone, one after
 the other (``--jobs 2`` trains two side by side, one thread each, which changes the time each
 takes). ``--resume`` continues each run's newest folder under ``--runs`` from its last
 checkpoint (or takes it as it is when it finished), so an interrupted benchmark loses at most a
-few minutes. The profile and the throughput comparison always run first, alone.
+few minutes. The profile and the throughput comparison run first, alone (``--no-speed``, with
+``--only``, leaves them out of a record of BLEU runs).
 ``--train-precision bf16`` trains the BLEU runs under bf16 autocast (``deepkata run ...
 --precision bf16``), and ``--only`` runs some of them into a record of their own, named by
 ``--name`` (never ``translate.json``); a run made by hand with the same settings is taken as it
@@ -56,6 +61,7 @@ from deepkata.core.registry import get_kata
 from deepkata.models.transformer import PositionalEncoding
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
+from deepkata.nlp.katas.translate import time_figure
 from deepkata.nlp.toy import toy_corpus
 from deepkata.nlp.train import batch_loss
 from deepkata.nlp.transformer import Transformer, TransformerConfig
@@ -63,11 +69,12 @@ from deepkata.nlp.vocab import Vocab, build_vocabs
 
 # the BLEU runs: record key -> kata, preset, --set assignments. The default preset trains for the
 # hour a learner has; 40 minutes is what a plain nn.Transformer script was given (issue 22); the
-# comparison gives each model the hour, for the BLEU-against-time curve
+# comparison gives each GRU the hour (epochs=200: the hour binds, not the preset's 10 epochs), for
+# the BLEU-against-time curve, whose Transformer is the default preset's hour: trained once, not twice
 KATAS = {
     "translate": ("translate", "default", []),
     "translate_40_min": ("translate", "default", ["minutes=40"]),
-    "translate_compare": ("translate-compare", "default", ["minutes=60", "epochs=200"]),  # the hour binds, not the preset's 10 epochs
+    "translate_compare": ("translate-compare", "default", ["minutes=60", "epochs=200", "models=gru,gru-additive"]),
 }
 # the published reference of issue 22: torch.nn.Transformer of the same size, trained 40 minutes
 REFERENCE = {"what": "a plain torch.nn.Transformer script of the same size trained 40 minutes on this kind of machine (issue 22)",
@@ -83,9 +90,9 @@ TINY = [
 SMOKE_SETS = [*TINY, "epochs=1", "test=false"]
 SMOKE_KATAS = {
     "translate": ("translate", "smoke", [*SMOKE_SETS, "minutes=2", "test=true"]),
-    "translate_compare": ("translate-compare", "smoke", [*SMOKE_SETS, "minutes=1"]),
+    "translate_compare": ("translate-compare", "smoke", [*SMOKE_SETS, "minutes=1", "models=gru,gru-additive"]),
 }
-SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 1, "resume": False, "throughput_only": False, "max_tokens": [256, 512], "precision": ["fp32", "bf16"], "train_precision": "fp32", "only": None}
+SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 1, "resume": False, "throughput_only": False, "max_tokens": [256, 512], "precision": ["fp32", "bf16"], "train_precision": "fp32", "only": None, "no_speed": False}
 SMOKE_PROFILE = ["transformer.dim=32", "transformer.heads=2", "transformer.layers=1", "transformer.ffn=64", "max_tokens=512"]
 
 
@@ -203,6 +210,29 @@ def within(run: dict[str, Any], minutes: float) -> dict[str, Any]:
     } | {k: v for k, v in (("epochs", run["metrics"].get("epochs")), ("train_minutes", run["timings"].get("train_minutes"))) if v is not None}  # fmt: skip
 
 
+def transformer_curve(results: dict[str, Any], out: Path, precision: Precision) -> tuple[list[dict[str, float]], str] | None:
+    """The Transformer's hour for the comparison's curve: this benchmark's ``translate`` run, or
+    (under ``--only``) the one recorded in ``OUT/translate.json`` at the same precision; with where it comes from."""
+    if "translate" in results:
+        return results["translate"]["time_to_bleu"]["transformer"], "this record's translate run"
+    recorded = out / "translate.json"
+    if not recorded.is_file():
+        return None
+    payload = json.loads(recorded.read_text())
+    run = payload["results"].get("translate")
+    if run is None or payload["results"].get("train_precision", "fp32") != precision:
+        return None
+    return run["time_to_bleu"]["transformer"], f"{recorded} ({payload['date_utc'][:10]}, commit {payload['git_commit'][:7]})"
+
+
+def plot_time_to_bleu(compare: dict[str, Any], threads: int, path: Path) -> None:
+    """The comparison's dev BLEU against training minutes, every model on one figure, to ``path``."""
+    curves = {model: [(e["minutes"], e["dev_bleu"]) for e in points] for model, points in compare["time_to_bleu"].items()}
+    sources = {"transformer": "translate's default run"} if "transformer_curve_from" in compare else None
+    fig = time_figure(curves, threads, sources)
+    fig.savefig(path, format="png", dpi=110)
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 22's targets, each with the figure measured (when it was) and whether it is met."""
     hour = results.get("translate", {}).get("within", {}).get("test/bleu_beam_within_60_min")
@@ -214,6 +244,29 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("throughput of our best setting over nn.Transformer's best >= 1.2", results.get("ours_best_over_torch_best"), 1.2),
     ]
     return [{"target": t, "value": v, "goal": g, "met": bool(v >= g)} for t, v, g in goals if v is not None]
+
+
+def speed_of(corpus: Any, kata_cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The profile of a training step, and the throughput of ours and of nn.Transformer at each
+    setting, with each one's best and their ratio."""
+    profiled = profile(corpus, SMOKE_PROFILE if args.smoke else [], args.batches, args.repeat)
+    src_vocab, tgt_vocab = build_vocabs(corpus.train, kata_cfg.min_freq)
+    cfg = dataclasses.replace(kata_cfg.transformer, src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab))
+    src = [src_vocab.encode(s) for s, _ in corpus.train]
+    tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
+    speed = []
+    for max_tokens in args.max_tokens or [kata_cfg.max_tokens]:
+        # the same sentence pairs at every batch size: as many batches as fill the default's budget
+        work = list(batches(src, tgt, max_tokens, torch.Generator().manual_seed(0)))[: max(1, args.batches * kata_cfg.max_tokens // max_tokens)]
+        for n in args.threads:
+            torch.set_num_threads(n)
+            for precision in args.precision:
+                speed.append({"max_tokens": max_tokens} | throughput(cfg, work, args.repeat, precision))
+    torch.set_num_threads(args.train_threads)
+    best = {name: max(speed, key=lambda r: r["target_tokens_per_s"][name]) for name in ("ours", "torch.nn.Transformer")}
+    return {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "profile": profiled, "throughput": speed,
+            "best": {name: {"max_tokens": r["max_tokens"], "threads": r["threads"], "precision": r["precision"], "target_tokens_per_s": r["target_tokens_per_s"][name]} for name, r in best.items()},
+            "ours_best_over_torch_best": round(best["ours"]["target_tokens_per_s"]["ours"] / best["torch.nn.Transformer"]["target_tokens_per_s"]["torch.nn.Transformer"], 4)}  # fmt: skip
 
 
 def main() -> None:
@@ -231,11 +284,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the runs one after the other (1) or two side by side (2)")
     parser.add_argument("--resume", action="store_true", help="continue each kata's newest run under --runs instead of starting anew")
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="skip the profile and the throughput: a record of the BLEU runs alone (with --only and --name)")
     add_options(parser, runs="runs/bench-translate")
     args = parse(parser, SMOKE)
     env = environment()
     if args.only and args.name == "translate" and not args.smoke:
         parser.error("--only records part of the benchmark: give it a --name of its own, not translate.json's")
+    if args.no_speed and (args.throughput_only or not args.only):
+        parser.error("--no-speed leaves the profile and the throughput out: give --only (and a --name), not --throughput-only")
     every = SMOKE_KATAS if args.smoke else KATAS
     katas = {k: v for k, v in every.items() if args.smoke or args.only is None or k in args.only}
     if args.smoke:
@@ -245,23 +301,7 @@ def main() -> None:
         corpus = read_corpus(folder)
     kata_cfg, _ = runner.prepare(get_kata("translate"), *every["translate"][1:])  # the sizes of the profile and the throughput
     torch.set_num_threads(args.train_threads)
-    profiled = profile(corpus, SMOKE_PROFILE if args.smoke else [], args.batches, args.repeat)
-    src_vocab, tgt_vocab = build_vocabs(corpus.train, kata_cfg.min_freq)
-    cfg = dataclasses.replace(kata_cfg.transformer, src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab))
-    src = [src_vocab.encode(s) for s, _ in corpus.train]
-    tgt = [tgt_vocab.encode(t) for _, t in corpus.train]
-    speed = []
-    for max_tokens in args.max_tokens or [kata_cfg.max_tokens]:
-        # the same sentence pairs at every batch size: as many batches as fill the default's budget
-        work = list(batches(src, tgt, max_tokens, torch.Generator().manual_seed(0)))[: max(1, args.batches * kata_cfg.max_tokens // max_tokens)]
-        for n in args.threads:
-            torch.set_num_threads(n)
-            for precision in args.precision:
-                speed.append({"max_tokens": max_tokens} | throughput(cfg, work, args.repeat, precision))
-    best = {name: max(speed, key=lambda r: r["target_tokens_per_s"][name]) for name in ("ours", "torch.nn.Transformer")}
-    results: dict[str, Any] = {"model": {k: getattr(cfg, k) for k in ("dim", "heads", "layers", "ffn", "dropout")}, "profile": profiled, "throughput": speed,
-                               "best": {name: {"max_tokens": r["max_tokens"], "threads": r["threads"], "precision": r["precision"], "target_tokens_per_s": r["target_tokens_per_s"][name]} for name, r in best.items()},
-                               "ours_best_over_torch_best": round(best["ours"]["target_tokens_per_s"]["ours"] / best["torch.nn.Transformer"]["target_tokens_per_s"]["torch.nn.Transformer"], 4)}  # fmt: skip
+    results: dict[str, Any] = {} if args.no_speed else speed_of(corpus, kata_cfg, args)
     if not args.throughput_only:
         calls = [(name, preset, sets, folder, args.runs, args.train_threads, args.resume, args.train_precision) for name, preset, sets in katas.values()]
         results |= dict(zip(katas, run_all(run_kata, calls, args.jobs)))
@@ -270,6 +310,14 @@ def main() -> None:
             if budget is not None:
                 results[key]["within"] = within(results[key], budget)
             results[key]["time_to_bleu"] = time_to_bleu(Path(results[key]["run_dir"]))
+        compare = results.get("translate_compare")
+        if compare is not None and "transformer" not in compare["time_to_bleu"]:
+            found = transformer_curve(results, args.out, args.train_precision)
+            if found is not None:
+                compare["time_to_bleu"]["transformer"], compare["transformer_curve_from"] = found
+        if compare is not None:
+            plot_time_to_bleu(compare, args.train_threads, args.out / f"{args.name}-time.png")
+            compare["figure"] = f"{args.name}-time.png"
         results["jobs"] = args.jobs
         results["train_precision"] = args.train_precision
         results["reference"] = REFERENCE

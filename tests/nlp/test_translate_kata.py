@@ -12,6 +12,7 @@ import torch
 
 from deepkata.core import checkpoint, runner
 from deepkata.core.errors import UserError
+from deepkata.core.registry import get_kata
 from deepkata.models.registry import count_parameters
 from deepkata.nlp import corpus as corpus_mod
 from deepkata.nlp import job as job_mod
@@ -154,6 +155,19 @@ def test_compare_trains_each_model_as_translate_would_alone(tmp_path):
     assert (res.dir / "dev_bleu_time.png").read_bytes()[:4] == b"\x89PNG"  # BLEU against training time
     assert "Dev BLEU (greedy) against training time" in (res.dir / "report.md").read_text()
 
+    # models= trains those alone, with the same scores; the expectations about the others say so
+    one = tiny_run(tmp_path / "one", "translate-compare", ["epochs=1", "models=gru-additive"])
+    assert one.result["metrics"] == {k: v for k, v in m.items() if k.startswith("gru-additive/")}
+    assert [r["model"] for r in csv.DictReader((one.dir / "comparison.csv").open())] == ["GRU + additive attention"]
+    assert [(e["step"], e["model"]) for e in logged(one.dir)] == [(1, "gru-additive")]
+    said = (one.dir / "report.md").read_text()
+    assert "models=gru-additive" in said and "('gru-additive'" not in said  # the overrides as --set takes them
+    unmeasured = [e for e in one.result["expectations"] if "was not measured" in e.get("note", "")]
+    assert unmeasured and all(e["note"].split()[-4].split("/")[0] in ("gru", "transformer") for e in unmeasured)  # "[target] gru/test/bleu_beam was not measured"
+    for bad in ("models=gru,gru", "models=", "models=lstm"):
+        with pytest.raises(UserError, match="models"):
+            runner.prepare(get_kata("translate-compare"), "default", [bad])
+
 
 def test_training_interrupted_mid_epoch_resumes_to_the_same_run(tmp_path, interrupt_at_checkpoint):
     # averaging all three epochs: the first epoch's weights must survive the interruption too
@@ -190,7 +204,7 @@ def test_averaging_the_last_epochs_is_scored_on_dev_and_kept_only_when_better(tm
     m = res.result["metrics"]
     report = (res.dir / "report.md").read_text()
     assert "average/dev_bleu_greedy" in m and m["average/kept"] in (0, 1)
-    assert "the average of epochs 2-3" in report
+    assert "the average of epochs 2-3" in report.lower()  # "The average ..., not better." when not kept
     if m["average/kept"]:
         assert m["dev/bleu_greedy"] == pytest.approx(m["average/dev_bleu_greedy"])  # the averaged weights were scored
     # the average really is the mean of the two epochs' weights
