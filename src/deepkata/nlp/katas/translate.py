@@ -78,7 +78,7 @@ class TranslateConfig(KataConfig):
 
     def validate(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
-            raise ConfigError(f"models: one or more, each once, got {self.models}")
+            raise ConfigError(f"models: one or more models, each named once; got {','.join(self.models) or 'none'}")
         for section in ("transformer", "gru"):
             for size in ("src_vocab", "tgt_vocab"):
                 if getattr(getattr(self, section), size) is not None:
