@@ -20,7 +20,8 @@ BLEU against training time for every model.
 
     DEEPKATA_DATA=../shared/data python bench/translate.py                  # bench/results/translate.json
     DEEPKATA_DATA=../shared/data python bench/translate.py --resume         # after an interruption
-    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2 --max-tokens 2048 4096 8192
+    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --name translate-throughput
+    DEEPKATA_DATA=../shared/data python bench/translate.py --throughput-only --threads 1 2 --max-tokens 2048 4096 8192 --name translate-sizes
     DEEPKATA_DATA=../shared/data python bench/translate.py --train-precision bf16 --only translate_40_min --runs runs/bf16 --resume --name translate-bf16
     DEEPKATA_DATA=../shared/data python bench/translate.py --only translate_compare --resume --no-speed --name translate-compare-hour
     python bench/translate.py --smoke --out /tmp/tr     # the generated toy task, tiny models, one epoch (CI)
@@ -288,8 +289,8 @@ def main() -> None:
     add_options(parser, runs="runs/bench-translate")
     args = parse(parser, SMOKE)
     env = environment()
-    if args.only and args.name == "translate" and not args.smoke:
-        parser.error("--only records part of the benchmark: give it a --name of its own, not translate.json's")
+    if (args.only or args.throughput_only) and args.name == "translate" and not args.smoke:
+        parser.error("--only and --throughput-only record part of the benchmark: give it a --name of its own, not translate.json's")
     if args.no_speed and (args.throughput_only or not args.only):
         parser.error("--no-speed leaves the profile and the throughput out: give --only (and a --name), not --throughput-only")
     every = SMOKE_KATAS if args.smoke else KATAS

@@ -3,7 +3,8 @@
 Each part of one step — forward and backward together — is timed alone on the inputs it meets
 in the real step, with the model's weights: the embeddings, the encoder's and the decoder's
 self-attention, the cross-attention, the feed-forward blocks, the layer norms (each sublayer's
-dropout goes with it), the output projection, the softmax and loss, gradient clipping, Adam,
+dropout goes with it), the output projection with the loss (taken together, as the step takes
+them: :func:`deepkata.nlp.loss.projected_cross_entropy`), gradient clipping, Adam,
 and making the batches. The whole step is timed too; what the parts do not account for is
 Python and autograd overhead, residual additions and memory traffic between them. Times are
 medians over ``--repeat`` rounds of ``--batches`` small_parallel_enja batches of the
@@ -38,7 +39,7 @@ from deepkata.core.registry import get_kata
 from deepkata.models.attention import allowed_mask
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, Corpus, read_corpus
-from deepkata.nlp.loss import smoothed_cross_entropy
+from deepkata.nlp.loss import projected_cross_entropy
 from deepkata.nlp.recipes import schedule_for
 from deepkata.nlp.toy import toy_corpus
 from deepkata.nlp.train import batch_loss
@@ -65,7 +66,7 @@ def parts_of_step(model: Transformer, batch: Batch, label_smoothing: float) -> d
     src, tgt_in, tgt_out, src_pad = batch.src, batch.tgt_in, batch.tgt_out, batch.src_pad
     allowed, causal = allowed_mask(src_pad, None), allowed_mask(None, tgt_in.shape[1])
     t: dict[str, float] = dict.fromkeys(
-        ("embeddings", "encoder self-attention", "decoder self-attention", "cross-attention", "feed-forward", "layer norms", "output projection", "softmax and loss"), 0.0
+        ("embeddings", "encoder self-attention", "decoder self-attention", "cross-attention", "feed-forward", "layer norms", "output projection and loss"), 0.0
     )  # fmt: skip
     with torch.no_grad():  # the inputs each part sees
         x = model._embed(model.src_embed, src)
@@ -80,7 +81,6 @@ def parts_of_step(model: Transformer, batch: Batch, label_smoothing: float) -> d
             dec_in.append(y)
             y = layer(y, memory, causal, allowed)
         hidden = model.dec_norm(y)
-        logits = model.out(hidden)
     t["embeddings"] = _fb(lambda: model._embed(model.src_embed, src)) + _fb(lambda: model._embed(model.tgt_embed, tgt_in))
     for layer, x in zip(model.encoder, enc_in):
         t["encoder self-attention"] += _fb(lambda a: layer._sa(a, allowed), _leaf(x))
@@ -91,9 +91,9 @@ def parts_of_step(model: Transformer, batch: Batch, label_smoothing: float) -> d
         t["cross-attention"] += _fb(lambda a, m: layer._ca(a, m, allowed), _leaf(y), _leaf(memory))
         t["feed-forward"] += _fb(layer._ff, _leaf(y))
         t["layer norms"] += sum(_fb(norm, _leaf(y)) for norm in (layer.norm1, layer.norm2, layer.norm3))
-    t["output projection"] = _fb(model.out, _leaf(hidden))
-    t["softmax and loss"] = _fb(
-        lambda z: smoothed_cross_entropy(z.reshape(-1, z.shape[-1]), tgt_out.reshape(-1), label_smoothing, Vocab.pad), _leaf(logits)
+    t["output projection and loss"] = _fb(
+        lambda h: projected_cross_entropy(h.reshape(-1, h.shape[-1]), model.out.weight, model.out.bias, tgt_out.reshape(-1), label_smoothing, Vocab.pad),
+        _leaf(hidden),
     )  # fmt: skip
     model.zero_grad(set_to_none=True)
     return t

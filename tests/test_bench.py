@@ -85,8 +85,9 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("wavenet.rows.0.mean", lambda v: finite(v) and 0 < v < 12),  # bits per sample of 256 classes: about 8 untrained
     ]),
     "translate_profile.py": ("translate-profile", [
-        ("parts", lambda v: [p["part"] for p in v][:3] == ["embeddings", "encoder self-attention", "decoder self-attention"] and len(v) == 12),
+        ("parts", lambda v: [p["part"] for p in v][:3] == ["embeddings", "encoder self-attention", "decoder self-attention"] and len(v) == 11),
         ("parts.5.part", lambda v: v == "layer norms"),
+        ("parts.6.part", lambda v: v == "output projection and loss"),
         ("seconds_per_batch", positive),
         ("target_tokens_per_s", positive),
         ("padded_source_share", lambda v: 0 <= v < 1),
@@ -187,7 +188,7 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
         ("translate_compare.time_to_bleu.transformer", lambda v: [e["epoch"] for e in v] == [1]),
         ("translate_compare.transformer_curve_from", lambda v: v == "this record's translate run"),
         ("translate_compare.figure", lambda v: v == "translate-time.png"),
-        ("profile.parts", lambda v: len(v) == 12 and abs(sum(p["share"] for p in v) - 1) < 0.01),
+        ("profile.parts", lambda v: len(v) == 11 and abs(sum(p["share"] for p in v) - 1) < 0.01),
         ("targets", lambda v: [t["target"][:10] for t in v] == ["throughput"] and isinstance(v[0]["met"], bool)),
     ]),
     "translate_tune.py": ("translate-tune-gru-additive", [

@@ -74,16 +74,22 @@ class Seq2Seq(nn.Module):
         return memory, memory[torch.arange(src.shape[0], device=src.device), last]
 
     def decode(self, memory: torch.Tensor, src_pad: torch.Tensor, state: torch.Tensor, tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, T, V) for the target prefix tgt_in (B, T), and the decoder's last state (B, H)."""
+        """Features (B, T, H) for the target prefix tgt_in (B, T), which ``out`` projects to the
+        logits, and the decoder's last state (B, H)."""
         s, h_n = self.decoder(self.dropout(self.tgt_embed(tgt_in)), state[None])  # s (B, T, H)
         if self.attn is not None:
             context, _ = self.attn(s, memory, src_pad)  # (B, T, H)
             s = torch.tanh(self.combine(torch.cat([s, context], dim=-1)))
-        return self.out(self.dropout(s)), h_n[0]
+        return self.dropout(s), h_n[0]
 
-    def forward(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+    def features(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """What ``out`` projects to the logits: :meth:`forward` is ``out(features(...))``."""
         memory, state = self.encode(src, src_pad)
         return self.decode(memory, src_pad, state, tgt_in)[0]
+
+    def forward(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) for every prefix of tgt_in (B, T)."""
+        return self.out(self.features(src, src_pad, tgt_in))
 
     # --- decoding: a state of batch-first tensors, extended one token at a time ---------------
 
@@ -97,8 +103,8 @@ class Seq2Seq(nn.Module):
         """Logits (N, V) of the next token after feeding ``token`` (N,) (None: the <s> held)."""
         memory, src_pad, h, last = state
         token = last if token is None else token
-        logits, h = self.decode(memory, src_pad, h, token[:, None])
-        return logits[:, 0], (memory, src_pad, h, token)
+        features, h = self.decode(memory, src_pad, h, token[:, None])
+        return self.out(features[:, 0]), (memory, src_pad, h, token)
 
 
 EXAMPLE = {"src_vocab": 8000, "tgt_vocab": 8000}

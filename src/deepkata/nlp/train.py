@@ -25,14 +25,14 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from deepkata.core.device import Precision, autocast
 from deepkata.nlp.batching import Batch, batches
-from deepkata.nlp.loss import smoothed_cross_entropy
+from deepkata.nlp.loss import projected_cross_entropy, smoothed_cross_entropy
 from deepkata.nlp.vocab import Vocab
 
 
@@ -56,10 +56,28 @@ class Schedule:
         return lr * remaining if self.anneal else lr
 
 
+@runtime_checkable
+class ProjectsFeatures(Protocol):
+    """A model whose logits are ``out(features(src, src_pad, tgt_in))``, ``out`` an ``nn.Linear``."""
+
+    out: nn.Linear
+
+    def features(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor: ...
+
+
 def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
+    """The mean label-smoothed cross-entropy of ``batch``'s targets, <pad> left out.
+
+    A model that :class:`ProjectsFeatures` (the Transformer, the GRUs) has its output projection
+    taken with the loss, chunk by chunk, without making the logits; any other model's logits
+    go to the loss (both are F.cross_entropy's value, with a cheaper backward: deepkata.nlp.loss).
+    """
+    target = batch.tgt_out.reshape(-1)
+    if isinstance(model, ProjectsFeatures) and isinstance(model.out, nn.Linear):
+        h = model.features(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, E)
+        return projected_cross_entropy(h.reshape(-1, h.shape[-1]), model.out.weight, model.out.bias, target, label_smoothing, Vocab.pad)
     logits = model(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, V)
-    # F.cross_entropy's value, with a cheaper backward (deepkata.nlp.loss)
-    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), label_smoothing, Vocab.pad)
+    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target, label_smoothing, Vocab.pad)
 
 
 class Trainer:

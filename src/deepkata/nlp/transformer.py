@@ -88,16 +88,23 @@ class Transformer(nn.Module):
         return self.enc_norm(x)
 
     def decode(self, memory: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, V) for every prefix of tgt_in (B, T), each seeing only its past."""
+        """The decoder's output (B, T, E) for every prefix of tgt_in (B, T), each seeing only its
+        past: the features the output projection turns into logits."""
         causal = allowed_mask(None, tgt_in.shape[1], tgt_in.device)
         memory_allowed = allowed_mask(src_pad, None)
         y = self._embed(self.tgt_embed, tgt_in)
         for layer in self.decoder:
             y = layer(y, memory, causal, memory_allowed)
-        return self.out(self.dec_norm(y))
+        return self.dec_norm(y)
+
+    def features(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """What ``out`` projects to the logits: :meth:`forward` is ``out(features(...))``. Training
+        takes that projection together with the loss (:func:`deepkata.nlp.train.batch_loss`)."""
+        return self.decode(self.encode(src, src_pad), src_pad, tgt_in)
 
     def forward(self, src: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(src, src_pad), src_pad, tgt_in)
+        """Logits (B, T, V) for every prefix of tgt_in (B, T)."""
+        return self.out(self.features(src, src_pad, tgt_in))
 
     # --- decoding: a state of batch-first tensors, extended one token at a time ---------------
     #
