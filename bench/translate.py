@@ -5,7 +5,9 @@ BLEU against training time for every model.
    at ``--train-threads``, with its share of the step.
 2. Throughput: training steps (forward, label-smoothed loss, backward, Adam) of our Transformer
    and of ``torch.nn.Transformer`` with the same sizes, embeddings and output layer, on the same
-   small_parallel_enja batches, interleaved; target tokens per second and their ratio, at each
+   small_parallel_enja batches, interleaved, each as ``batch_loss`` takes it (ours: the output
+   projection with the loss, chunk by chunk; nn.Transformer's: its logits, then the same
+   loss); target tokens per second and their ratio, at each
    ``--threads``, ``--max-tokens`` and ``--precision`` (fp32, and bf16 autocast), and the ratio
    of each model's best setting.
 3. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer,

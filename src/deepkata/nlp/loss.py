@@ -33,6 +33,7 @@ import contextlib
 from typing import Any
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class _SmoothedCrossEntropy(torch.autograd.Function):
@@ -115,6 +116,7 @@ class _ProjectedCrossEntropy(torch.autograd.Function):
         return total / count
 
     @staticmethod
+    @once_differentiable  # the gradients were made in the forward pass: no second derivative
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         grad_h, grad_w, grad_b = ctx.saved_tensors
         return grad_h * grad, grad_w * grad, None if grad_b is None else grad_b * grad, *[None] * 6
