@@ -7,7 +7,8 @@ BLEU against training time for every model.
    and of ``torch.nn.Transformer`` with the same sizes, embeddings and output layer, on the same
    small_parallel_enja batches, interleaved, each as ``batch_loss`` takes it (ours: the output
    projection with the loss, chunk by chunk; nn.Transformer's: its logits, then the same
-   loss); target tokens per second and their ratio, at each
+   loss), and of ours with its logits made first, as nn.Transformer's are (what the step owes to
+   taking the projection with the loss); target tokens per second and their ratio, at each
    ``--threads``, ``--max-tokens`` and ``--precision`` (fp32, and bf16 autocast), and the ratio
    of each model's best setting.
 3. BLEU (unless ``--throughput-only``): the ``translate`` kata's default preset (the Transformer,
@@ -65,6 +66,7 @@ from deepkata.models.transformer import PositionalEncoding
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
 from deepkata.nlp.katas.translate import time_figure
+from deepkata.nlp.loss import smoothed_cross_entropy
 from deepkata.nlp.toy import toy_corpus
 from deepkata.nlp.train import batch_loss
 from deepkata.nlp.transformer import Transformer, TransformerConfig
@@ -99,6 +101,9 @@ SMOKE = {"threads": [1], "train_threads": 1, "batches": 2, "repeat": 1, "jobs": 
 SMOKE_PROFILE = ["transformer.dim=32", "transformer.heads=2", "transformer.layers=1", "transformer.ffn=64", "max_tokens=512"]
 
 
+OURS_LOGITS = "ours, logits then loss"
+
+
 class TorchTransformer(nn.Module):
     """``nn.Transformer`` with the same embeddings, positional encoding and output as ours."""
 
@@ -122,9 +127,21 @@ class TorchTransformer(nn.Module):
         return self.out(y)
 
 
+def logits_then_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
+    """The loss as the step took it before the projection went with it: the (B, T, V) logits first."""
+    logits = model(batch.src, batch.src_pad, batch.tgt_in)
+    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), label_smoothing, Vocab.pad)
+
+
+# each contestant: its model and how its step takes the loss. "ours, logits then loss" is ours
+# without the projection taken with the loss: the share of the ratio that step owes it
+LOSSES = {"ours": batch_loss, OURS_LOGITS: logits_then_loss, "torch.nn.Transformer": batch_loss}
+
+
 def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int, precision: Precision = "fp32") -> dict[str, Any]:
     torch.manual_seed(0)
-    models = {"ours": Transformer(cfg), "torch.nn.Transformer": TorchTransformer(cfg)}
+    models = {"ours": Transformer(cfg), OURS_LOGITS: Transformer(cfg), "torch.nn.Transformer": TorchTransformer(cfg)}
+    models[OURS_LOGITS].load_state_dict(models["ours"].state_dict())
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
     tokens = sum(b.target_tokens for b in work)
 
@@ -134,7 +151,7 @@ def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int, precision
         start = time.perf_counter()
         for b in work:
             with autocast(torch.device("cpu"), precision):
-                loss = batch_loss(model, b, 0.1)
+                loss = LOSSES[name](model, b, 0.1)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -153,6 +170,7 @@ def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int, precision
         "precision": precision,
         "target_tokens_per_s": {k: round(v, 1) for k, v in rates.items()},
         "ours_over_torch": round(rates["ours"] / rates["torch.nn.Transformer"], 4),
+        "ours_logits_then_loss_over_torch": round(rates[OURS_LOGITS] / rates["torch.nn.Transformer"], 4),
         "parameters": params,
         "batches": len(work),
         "target_tokens_per_pass": tokens,

@@ -171,6 +171,8 @@ EXPECTED: dict[str, tuple[str, list[Check]]] = {
     "translate.py": ("translate", [
         ("throughput.0.target_tokens_per_s.ours", positive),
         ("throughput.0.ours_over_torch", positive),
+        ("throughput.0.target_tokens_per_s", lambda v: list(v) == ["ours", "ours, logits then loss", "torch.nn.Transformer"] and all(positive(x) for x in v.values())),
+        ("throughput.0.ours_logits_then_loss_over_torch", positive),
         ("throughput", lambda v: [(r["max_tokens"], r["precision"]) for r in v] == [(256, "fp32"), (256, "bf16"), (512, "fp32"), (512, "bf16")]),
         ("best.ours.precision", lambda v: v in ("fp32", "bf16")),
         ("translate.precision", lambda v: v == "fp32"),
