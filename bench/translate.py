@@ -66,9 +66,8 @@ from deepkata.models.transformer import PositionalEncoding
 from deepkata.nlp.batching import Batch, batches
 from deepkata.nlp.corpus import SMALL_PARALLEL_ENJA, read_corpus
 from deepkata.nlp.katas.translate import time_figure
-from deepkata.nlp.loss import smoothed_cross_entropy
 from deepkata.nlp.toy import toy_corpus
-from deepkata.nlp.train import batch_loss
+from deepkata.nlp.train import batch_loss, logits_loss
 from deepkata.nlp.transformer import Transformer, TransformerConfig
 from deepkata.nlp.vocab import Vocab, build_vocabs
 
@@ -127,15 +126,9 @@ class TorchTransformer(nn.Module):
         return self.out(y)
 
 
-def logits_then_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
-    """The loss as the step took it before the projection went with it: the (B, T, V) logits first."""
-    logits = model(batch.src, batch.src_pad, batch.tgt_in)
-    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), label_smoothing, Vocab.pad)
-
-
 # each contestant: its model and how its step takes the loss. "ours, logits then loss" is ours
 # without the projection taken with the loss: the share of the ratio that step owes it
-LOSSES = {"ours": batch_loss, OURS_LOGITS: logits_then_loss, "torch.nn.Transformer": batch_loss}
+LOSSES = {"ours": batch_loss, OURS_LOGITS: logits_loss, "torch.nn.Transformer": batch_loss}
 
 
 def throughput(cfg: TransformerConfig, work: list[Batch], repeat: int, precision: Precision = "fp32") -> dict[str, Any]:

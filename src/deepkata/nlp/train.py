@@ -72,12 +72,17 @@ def batch_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.
     taken with the loss, chunk by chunk, without making the logits; any other model's logits
     go to the loss (both are F.cross_entropy's value, with a cheaper backward: deepkata.nlp.loss).
     """
-    target = batch.tgt_out.reshape(-1)
     if isinstance(model, ProjectsFeatures) and isinstance(model.out, nn.Linear):
         h = model.features(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, E)
+        target = batch.tgt_out.reshape(-1)
         return projected_cross_entropy(h.reshape(-1, h.shape[-1]), model.out.weight, model.out.bias, target, label_smoothing, Vocab.pad)
+    return logits_loss(model, batch, label_smoothing)
+
+
+def logits_loss(model: nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
+    """:func:`batch_loss` through the model's (B, T, V) logits, whatever the model."""
     logits = model(batch.src, batch.src_pad, batch.tgt_in)  # (B, T, V)
-    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target, label_smoothing, Vocab.pad)
+    return smoothed_cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1), label_smoothing, Vocab.pad)
 
 
 class Trainer:
